@@ -1,0 +1,59 @@
+# The two commands: `make run` (the whole local stack) and `make test` (the suite).
+# Both do their own set-up on a fresh machine: Debian packages, virtual env, pip packages.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+DEBIAN_PACKAGES := docker-registry skopeo shellcheck
+PYTEST_ARGS ?=
+
+.PHONY: run test test-e2e test-fast lint format bench system-deps venv clean
+
+run: system-deps venv
+	$(PY) scripts/run_stack.py
+
+test: system-deps venv
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Only the slow end-to-end tests (real componentize-py builds, registry pushes).
+test-e2e: system-deps venv
+	$(PY) -m pytest -m e2e $(PYTEST_ARGS)
+
+# Everything but the slow end-to-end tests.
+test-fast: system-deps venv
+	$(PY) -m pytest -m "not e2e" $(PYTEST_ARGS)
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: venv
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+bench: system-deps venv
+	$(PY) bench/run_all.py
+
+system-deps:
+	@missing=""; \
+	command -v docker-registry >/dev/null || missing="$$missing docker-registry"; \
+	command -v skopeo >/dev/null || missing="$$missing skopeo"; \
+	command -v shellcheck >/dev/null || missing="$$missing shellcheck"; \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages:$$missing"; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+venv: $(STAMP)
+
+$(STAMP): requirements-dev.txt backend/requirements.txt infra/requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $(STAMP)
+
+clean:
+	rm -rf $(VENV) .data .pytest_cache .ruff_cache

@@ -1,0 +1,110 @@
+"""Settings of the control plane: one object, read from the environment and `.env`."""
+
+from enum import StrEnum
+from functools import lru_cache
+from typing import Annotated, Self
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+MIB = 1024 * 1024
+
+# Values that mean "somebody forgot to fill this in"; production refuses them.
+PLACEHOLDERS = frozenset({"", "changeme", "change-me", "changethis", "placeholder", "xxx", "todo"})
+
+
+class Environment(StrEnum):
+    development = "development"
+    test = "test"
+    production = "production"
+
+
+class Settings(BaseSettings):
+    """Everything the backend reads from its environment (SPEC §8)."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
+
+    app_env: Environment = Environment.development
+    log_level: str = "INFO"
+
+    # AWS: region, optional endpoint (moto locally), optional static keys (else the default chain).
+    aws_region: str = "us-east-1"
+    aws_endpoint_url: str | None = None
+    aws_access_key_id: str | None = None
+    aws_secret_access_key: SecretStr | None = None
+
+    dynamodb_table: str = "sfbank-blue-FaaSData"
+    s3_bucket: str = "sfbank-blue-functions-code-bucket"
+
+    cors_origins: Annotated[list[str], NoDecode] = [
+        "http://localhost:3000",
+        "http://localhost:5173",
+    ]
+
+    # The infrastructure services (SPEC §4); they may all be one process.
+    build_service_url: str = "http://127.0.0.1:8001"
+    push_service_url: str = "http://127.0.0.1:8001"
+    scaffold_service_url: str = "http://127.0.0.1:8001"
+    deploy_service_url: str = "http://127.0.0.1:8001"
+    infra_service_token: SecretStr = SecretStr("dev-infra-token")
+    infra_request_timeout_seconds: float = Field(default=10.0, gt=0)
+
+    ecr_registry_url: str = "127.0.0.1:5001"
+    ecr_repository: str = "faas-functions"
+    deploy_namespace: str = "default"
+
+    # The task pipeline (SPEC §5).
+    poll_interval_seconds: float = Field(default=5.0, gt=0)
+    poll_max_attempts: int = Field(default=120, ge=1)
+    poll_first_delay_seconds: float = Field(default=0.25, gt=0)
+    lease_seconds: float = Field(default=30.0, gt=0)
+    pollers_enabled: bool = True
+    poller_concurrency: int = Field(default=32, ge=1)
+
+    max_upload_bytes: int = Field(default=50 * MIB, ge=1)
+    max_archive_entries: int = Field(default=1000, ge=1)
+    max_archive_uncompressed_bytes: int = Field(default=200 * MIB, ge=1)
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _refuse_placeholders_in_production(self) -> Self:
+        if self.app_env is not Environment.production:
+            return self
+        problems: list[str] = []
+        required = {
+            "aws_region": self.aws_region,
+            "dynamodb_table": self.dynamodb_table,
+            "s3_bucket": self.s3_bucket,
+            "build_service_url": self.build_service_url,
+            "push_service_url": self.push_service_url,
+            "scaffold_service_url": self.scaffold_service_url,
+            "deploy_service_url": self.deploy_service_url,
+            "ecr_registry_url": self.ecr_registry_url,
+            "ecr_repository": self.ecr_repository,
+        }
+        for name, value in required.items():
+            if value.strip().lower() in PLACEHOLDERS:
+                problems.append(f"{name} is missing or a placeholder")
+        token = self.infra_service_token.get_secret_value()
+        if token.lower() in PLACEHOLDERS or token == "dev-infra-token" or len(token) < 32:
+            problems.append("infra_service_token must be a secret of at least 32 characters")
+        if self.aws_endpoint_url:
+            problems.append("aws_endpoint_url points at an emulator; unset it in production")
+        secret = self.aws_secret_access_key
+        if secret is not None and secret.get_secret_value().lower() in PLACEHOLDERS | {"testing"}:
+            problems.append("aws_secret_access_key is a placeholder")
+        if problems:
+            raise ValueError("refusing to start in production: " + "; ".join(problems))
+        return self
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()

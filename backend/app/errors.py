@@ -1,0 +1,193 @@
+"""One error hierarchy, rendered by one handler as `application/problem+json` (RFC 9457)."""
+
+import logging
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+TYPE_BASE = "https://errors.faas.dev/"
+
+
+class DomainError(Exception):
+    """An error a client can act on; carries its HTTP status and a stable code."""
+
+    status: int = 400
+    code: str = "BAD_REQUEST"
+    title: str = "Bad request"
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        code: str | None = None,
+        status: int | None = None,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        if code is not None:
+            self.code = code
+        if status is not None:
+            self.status = status
+        self.headers = headers or {}
+        self.extra = extra
+
+
+class NotFound(DomainError):
+    status, code, title = 404, "NOT_FOUND", "Not found"
+
+
+class Conflict(DomainError):
+    status, code, title = 409, "CONFLICT", "Conflict"
+
+
+class InvalidInput(DomainError):
+    status, code, title = 400, "INVALID_INPUT", "Invalid input"
+
+
+class Unprocessable(DomainError):
+    status, code, title = 422, "VALIDATION_ERROR", "Validation error"
+
+
+class PayloadTooLarge(DomainError):
+    status, code, title = 413, "PAYLOAD_TOO_LARGE", "Payload too large"
+
+
+class UnsupportedFileType(DomainError):
+    status, code, title = 415, "UNSUPPORTED_FILE_TYPE", "Unsupported file type"
+
+
+class TooManyRequests(DomainError):
+    status, code, title = 429, "TOO_MANY_REQUESTS", "Too many requests"
+
+
+class ServiceUnavailable(DomainError):
+    status, code, title = 503, "SERVICE_UNAVAILABLE", "Service unavailable"
+
+    def __init__(self, detail: str, *, retry_after: int = 5, **kwargs: Any) -> None:
+        super().__init__(detail, **kwargs)
+        self.headers.setdefault("Retry-After", str(retry_after))
+
+
+def problem_response(
+    *,
+    status: int,
+    code: str,
+    title: str,
+    detail: str,
+    instance: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    """Render one problem document."""
+    body: dict[str, Any] = {
+        "type": TYPE_BASE + code.lower().replace("_", "-"),
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "code": code,
+    }
+    if instance:
+        body["instance"] = instance
+    body.update(extra)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def _field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
+    errors = []
+    for error in exc.errors():
+        location = [str(part) for part in error.get("loc", ())]
+        errors.append(
+            {
+                "field": ".".join(location[1:]) or ".".join(location),
+                "location": location[0] if location else "body",
+                "message": error.get("msg", "invalid value"),
+                "type": error.get("type", "value_error"),
+            }
+        )
+    return errors
+
+
+_STATUS_CODES = {
+    400: ("BAD_REQUEST", "Bad request"),
+    401: ("UNAUTHORIZED", "Unauthorized"),
+    403: ("FORBIDDEN", "Forbidden"),
+    404: ("NOT_FOUND", "Not found"),
+    405: ("METHOD_NOT_ALLOWED", "Method not allowed"),
+    413: ("PAYLOAD_TOO_LARGE", "Payload too large"),
+    415: ("UNSUPPORTED_FILE_TYPE", "Unsupported media type"),
+}
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Render every error the app can raise as problem+json."""
+
+    @app.exception_handler(DomainError)
+    async def _domain(request: Request, exc: DomainError) -> JSONResponse:
+        return problem_response(
+            status=exc.status,
+            code=exc.code,
+            title=exc.title,
+            detail=exc.detail,
+            instance=request.url.path,
+            headers=exc.headers,
+            **exc.extra,
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = _field_errors(exc)
+        fields = ", ".join(sorted({e["field"] for e in errors}))
+        return problem_response(
+            status=422,
+            code="VALIDATION_ERROR",
+            title="Validation error",
+            detail=f"The request has invalid fields: {fields}",
+            instance=request.url.path,
+            errors=errors,
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code, title = _STATUS_CODES.get(exc.status_code, ("HTTP_ERROR", "HTTP error"))
+        return problem_response(
+            status=exc.status_code,
+            code=code,
+            title=title,
+            detail=str(exc.detail),
+            instance=request.url.path,
+            headers=getattr(exc, "headers", None),
+        )
+
+    @app.exception_handler(BotoCoreError)
+    @app.exception_handler(ClientError)
+    async def _storage(request: Request, exc: Exception) -> JSONResponse:
+        # AWS texts stay in our logs; the client learns only that storage is unavailable.
+        log.warning("storage error on %s %s: %r", request.method, request.url.path, exc)
+        return problem_response(
+            status=503,
+            code="STORAGE_UNAVAILABLE",
+            title="Service unavailable",
+            detail="Storage is unavailable right now; retry shortly.",
+            instance=request.url.path,
+            headers={"Retry-After": "5"},
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return problem_response(
+            status=500,
+            code="INTERNAL_ERROR",
+            title="Internal server error",
+            detail="An unexpected error occurred; it has been logged.",
+            instance=request.url.path,
+        )

@@ -1,0 +1,120 @@
+"""S3 access: streamed uploads (multipart, bounded memory), reads and prefix deletes."""
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+PART_SIZE = 8 * 1024 * 1024  # S3 wants ≥ 5 MiB for every part but the last
+
+
+def s3_uri(bucket: str, key: str) -> str:
+    return f"s3://{bucket}/{key}"
+
+
+def split_s3_uri(uri: str) -> tuple[str, str]:
+    """`s3://bucket/key` → (bucket, key)."""
+    if not uri.startswith("s3://") or "/" not in uri[5:]:
+        raise ValueError(f"not an s3:// uri: {uri!r}")
+    bucket, key = uri[5:].split("/", 1)
+    return bucket, key
+
+
+class ObjectStore:
+    def __init__(self, *, client: Any, bucket: str) -> None:
+        self._client = client
+        self.bucket = bucket
+
+    async def put_stream(
+        self, *, key: str, chunks: AsyncIterator[bytes], content_type: str
+    ) -> None:
+        """Upload from an async byte stream holding at most one part in memory.
+
+        If the stream raises (a limit exceeded, the client went away), the upload is aborted and
+        nothing is left in the bucket.
+        """
+        buffer = bytearray()
+        upload_id: str | None = None
+        parts: list[dict[str, Any]] = []
+        try:
+            async for chunk in chunks:
+                buffer.extend(chunk)
+                while len(buffer) >= PART_SIZE:
+                    if upload_id is None:
+                        created = await self._client.create_multipart_upload(
+                            Bucket=self.bucket, Key=key, ContentType=content_type
+                        )
+                        upload_id = created["UploadId"]
+                    part = bytes(buffer[:PART_SIZE])
+                    del buffer[:PART_SIZE]
+                    answer = await self._client.upload_part(
+                        Bucket=self.bucket,
+                        Key=key,
+                        UploadId=upload_id,
+                        PartNumber=len(parts) + 1,
+                        Body=part,
+                    )
+                    parts.append({"PartNumber": len(parts) + 1, "ETag": answer["ETag"]})
+            if upload_id is None:
+                await self._client.put_object(
+                    Bucket=self.bucket, Key=key, Body=bytes(buffer), ContentType=content_type
+                )
+                return
+            if buffer:
+                answer = await self._client.upload_part(
+                    Bucket=self.bucket,
+                    Key=key,
+                    UploadId=upload_id,
+                    PartNumber=len(parts) + 1,
+                    Body=bytes(buffer),
+                )
+                parts.append({"PartNumber": len(parts) + 1, "ETag": answer["ETag"]})
+            await self._client.complete_multipart_upload(
+                Bucket=self.bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts}
+            )
+        except BaseException:
+            if upload_id is not None:
+                await self._client.abort_multipart_upload(
+                    Bucket=self.bucket, Key=key, UploadId=upload_id
+                )
+            raise
+
+    async def read_text(self, *, key: str, max_bytes: int = 1024 * 1024) -> str | None:
+        """The last `max_bytes` of a text object, or None when it does not exist."""
+        try:
+            head = await self._client.head_object(Bucket=self.bucket, Key=key)
+        except self._client.exceptions.ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
+                return None
+            raise
+        size = int(head["ContentLength"])
+        request: dict[str, Any] = {"Bucket": self.bucket, "Key": key}
+        if size > max_bytes:
+            request["Range"] = f"bytes={size - max_bytes}-"
+        response = await self._client.get_object(**request)
+        async with response["Body"] as body:
+            data = await body.read()
+        return data.decode("utf-8", errors="replace")
+
+    async def put_text(self, *, key: str, text: str, content_type: str = "text/plain") -> None:
+        await self._client.put_object(
+            Bucket=self.bucket, Key=key, Body=text.encode(), ContentType=content_type
+        )
+
+    async def exists(self, *, key: str) -> bool:
+        response = await self._client.list_objects_v2(Bucket=self.bucket, Prefix=key, MaxKeys=1)
+        return any(obj["Key"] == key for obj in response.get("Contents", []))
+
+    async def delete_prefix(self, *, prefix: str) -> int:
+        """Delete every object under `prefix`; returns how many."""
+        deleted = 0
+        paginator = self._client.get_paginator("list_objects_v2")
+        async for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+            objects = [{"Key": obj["Key"]} for obj in page.get("Contents", [])]
+            if objects:
+                await self._client.delete_objects(
+                    Bucket=self.bucket, Delete={"Objects": objects, "Quiet": True}
+                )
+                deleted += len(objects)
+        return deleted
+
+    async def ping(self) -> None:
+        await self._client.head_bucket(Bucket=self.bucket)
