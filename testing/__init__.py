@@ -1,0 +1,1 @@
+"""Test helpers shared by backend/tests and infra/tests (not shipped)."""
