@@ -70,7 +70,7 @@ def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     settings = get_settings()
     ensure_resources(settings)
-    print(  # noqa: T201 - a command-line tool reporting what it did
+    print(
         f"ready: table {settings.dynamodb_table}, bucket {settings.s3_bucket}, "
         f"ECR repository {settings.ecr_repository}"
     )

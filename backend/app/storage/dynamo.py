@@ -75,7 +75,9 @@ def decode_token(token: str | None, *, expected: dict[str, str]) -> dict[str, An
         padded = token + "=" * (-len(token) % 4)
         key = json.loads(base64.urlsafe_b64decode(padded.encode()))
     except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
-        raise InvalidInput("next_token is not a token this API issued", code="INVALID_NEXT_TOKEN") from exc
+        raise InvalidInput(
+            "next_token is not a token this API issued", code="INVALID_NEXT_TOKEN"
+        ) from exc
     if not isinstance(key, dict) or any(key.get(name) != value for name, value in expected.items()):
         raise InvalidInput("next_token does not belong to this listing", code="INVALID_NEXT_TOKEN")
     if not all(isinstance(value, str | int) for value in key.values()):

@@ -43,7 +43,9 @@ class WorkspaceRepository:
 
     async def get(self, *, workspace_id: str) -> dict[str, Any] | None:
         response = await self._client.get_item(
-            TableName=self._table, Key=to_item(keys.workspace_key(workspace_id)), ConsistentRead=True
+            TableName=self._table,
+            Key=to_item(keys.workspace_key(workspace_id)),
+            ConsistentRead=True,
         )
         item = response.get("Item")
         return _record(item) if item else None
@@ -79,7 +81,9 @@ class WorkspaceRepository:
             )
         except ClientError as exc:
             if is_condition_failure(exc):
-                raise NotFound(f"Workspace {workspace_id} not found", code="WORKSPACE_NOT_FOUND") from exc
+                raise NotFound(
+                    f"Workspace {workspace_id} not found", code="WORKSPACE_NOT_FOUND"
+                ) from exc
             raise
         return _record(response["Attributes"])
 
@@ -116,7 +120,9 @@ class WorkspaceRepository:
             )
         except ClientError as exc:
             if is_condition_failure(exc):
-                raise NotFound(f"Workspace {workspace_id} not found", code="WORKSPACE_NOT_FOUND") from exc
+                raise NotFound(
+                    f"Workspace {workspace_id} not found", code="WORKSPACE_NOT_FOUND"
+                ) from exc
             raise
 
 

@@ -1,0 +1,61 @@
+"""The FastAPI application: routes, error handling, and the lifespan that owns every client."""
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from app.aws import open_aws_clients
+from app.config import Settings, get_settings
+from app.container import Container
+from app.errors import install_error_handlers
+from app.functions.router import router as functions_router
+from app.health.router import router as health_router
+from app.logging_setup import configure_logging
+from app.workspaces.router import router as workspaces_router
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the application for `settings` (default: from the environment)."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            aws = await stack.enter_async_context(open_aws_clients(settings))
+            app.state.container = Container.build(settings=settings, aws=aws)
+            log.info("backend ready (env=%s, table=%s)", settings.app_env, settings.dynamodb_table)
+            yield
+
+    app = FastAPI(
+        title="FaaS control plane",
+        version="0.1.0",
+        description="Workspaces, functions and the build → push → scaffold → deploy pipeline.",
+        lifespan=lifespan,
+    )
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origins,
+        allow_credentials=True,
+        allow_methods=["*"],
+        allow_headers=["*"],
+    )
+    install_error_handlers(app)
+    app.include_router(health_router)
+    app.include_router(workspaces_router)
+    app.include_router(functions_router)
+    return app
+
+
+def _app_from_environment() -> FastAPI:
+    settings = get_settings()
+    configure_logging(settings)
+    return create_app(settings)
+
+
+# `uvicorn app.main:app`
+app = _app_from_environment()
