@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from app.config import Settings
-from deploy_tests.support import COMPOSE_FILE, ROOT
+from deploy_tests.support import COMPOSE_FILE, ROOT, infra_settings_env_names
 
 DOCKERFILES = {
     "backend": ROOT / "backend" / "Dockerfile",
@@ -83,7 +83,9 @@ def test_everything_a_dockerfile_copies_exists_and_is_in_the_context(name: str) 
     for keyword, arg in _instructions(DOCKERFILES[name]):
         if keyword == "COPY" and "--from=" not in arg:
             source = arg.split()[-2]
-            assert (ROOT / source).exists() or name == "infra", source
+            # infra/infra_service/ is being written alongside; its absence is not this file's bug.
+            pending = source.startswith("infra/infra_service")
+            assert (ROOT / source).exists() or pending, source
             assert _dockerignore_allows(source), f"{source} is excluded by .dockerignore"
 
 
@@ -186,3 +188,12 @@ def test_compose_backend_env_is_backend_settings_wired_to_the_stack(tmp_path: Pa
         assert env[f"{step}_SERVICE_URL"] == f"http://infra:{infra_port}"
     assert env["INFRA_SERVICE_TOKEN"] == services["infra"]["environment"]["INFRA_SERVICE_TOKEN"]
     assert env["ECR_REGISTRY_URL"] == "registry:5000"
+
+
+def test_compose_infra_env_is_infra_service_settings(tmp_path: Path) -> None:
+    known = infra_settings_env_names()
+    if known is None:
+        pytest.skip("infra_service (with its settings) is not importable yet")
+    env = _resolved(tmp_path)["services"]["infra"]["environment"]
+    unknown = {name for name in set(env) - known if not name.startswith("AWS_")}
+    assert not unknown, f"not settings of infra_service: {sorted(unknown)}"

@@ -13,7 +13,13 @@ import pytest
 import yaml
 
 from app.config import Settings
-from deploy_tests.support import MANIFESTS, SCHEMAS, load_documents, load_template
+from deploy_tests.support import (
+    MANIFESTS,
+    SCHEMAS,
+    infra_settings_env_names,
+    load_documents,
+    load_template,
+)
 
 # The Kubernetes release of current K3s stable channels; validation is strict (unknown fields fail).
 KUBERNETES_VERSION = "1.33.0"
@@ -245,16 +251,9 @@ def test_infra_service_runs_non_root_with_scratch_space_and_the_shared_token() -
 
 
 def test_infra_service_env_names_are_its_settings() -> None:
-    config = pytest.importorskip("infra_service.config", reason="infra_service not importable")
-    settings_class = next(
-        value
-        for value in vars(config).values()
-        if isinstance(value, type)
-        and "model_fields" in dir(value)
-        and value.__module__ == config.__name__
-    )
-    prefix = settings_class.model_config.get("env_prefix", "")
-    known = {f"{prefix}{name}".upper() for name in settings_class.model_fields}
+    known = infra_settings_env_names()
+    if known is None:
+        pytest.skip("infra_service (with its settings) is not importable yet")
     pod = _find("Deployment", "faas-infra-service")["spec"]["template"]["spec"]
     (container,) = pod["containers"]
     names = {v["name"] for v in container.get("env", [])}
