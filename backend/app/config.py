@@ -60,6 +60,8 @@ class Settings(BaseSettings):
     lease_seconds: float = Field(default=30.0, gt=0)
     pollers_enabled: bool = True
     poller_concurrency: int = Field(default=32, ge=1)
+    # How often a replica looks for due tasks created elsewhere (its own wake it at once).
+    poller_tick_seconds: float = Field(default=1.0, gt=0)
 
     max_upload_bytes: int = Field(default=50 * MIB, ge=1)
     max_archive_entries: int = Field(default=1000, ge=1)

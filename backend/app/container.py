@@ -1,29 +1,71 @@
 """What the lifespan opens once per process and the routes use: clients and repositories."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+import httpx
 
 from app.aws import AwsClients
 from app.config import Settings
 from app.storage.functions import FunctionRepository
 from app.storage.objects import ObjectStore
+from app.storage.tasks import TaskRepository
 from app.storage.workspaces import WorkspaceRepository
+from app.tasks.driver import TaskDriver
+from app.tasks.infra_client import InfraClient
+from app.tasks.poller import TaskPoller, replica_id
+from app.tasks.service import TaskRepos
 
 
-@dataclass(frozen=True)
+@dataclass
 class Container:
     settings: Settings
     aws: AwsClients
+    http: httpx.AsyncClient
     workspaces: WorkspaceRepository
     functions: FunctionRepository
+    tasks: TaskRepository
     objects: ObjectStore
+    infra: InfraClient
+    poller: TaskPoller
+    owner: str = field(default_factory=replica_id)
 
     @classmethod
-    def build(cls, *, settings: Settings, aws: AwsClients) -> "Container":
+    def build(cls, *, settings: Settings, aws: AwsClients, http: httpx.AsyncClient) -> "Container":
         table = settings.dynamodb_table
+        owner = replica_id()
+        tasks = TaskRepository(client=aws.dynamodb, table=table)
+        infra = InfraClient(http=http, settings=settings)
+        driver = TaskDriver(tasks=tasks, infra=infra, settings=settings, owner=owner)
         return cls(
             settings=settings,
             aws=aws,
+            http=http,
             workspaces=WorkspaceRepository(client=aws.dynamodb, table=table),
             functions=FunctionRepository(client=aws.dynamodb, table=table),
+            tasks=tasks,
             objects=ObjectStore(client=aws.s3, bucket=settings.s3_bucket),
+            infra=infra,
+            poller=TaskPoller(tasks=tasks, driver=driver, settings=settings, owner=owner),
+            owner=owner,
         )
+
+    @property
+    def task_repos(self) -> TaskRepos:
+        return TaskRepos(
+            workspaces=self.workspaces,
+            functions=self.functions,
+            tasks=self.tasks,
+            objects=self.objects,
+        )
+
+    def wake_pollers(self) -> None:
+        """A task was created: let this process's poller pick it up now."""
+        if self.settings.pollers_enabled:
+            self.poller.wake()
+
+
+def infra_http_client(settings: Settings) -> httpx.AsyncClient:
+    """The process's one HTTP client for the infrastructure services, with explicit timeouts."""
+    timeout = httpx.Timeout(settings.infra_request_timeout_seconds, connect=2.0)
+    limits = httpx.Limits(max_connections=100, max_keepalive_connections=20)
+    return httpx.AsyncClient(timeout=timeout, limits=limits)

@@ -1,5 +1,7 @@
 """The FastAPI application: routes, error handling, and the lifespan that owns every client."""
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -7,13 +9,15 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
+from app.api.limits import MULTIPART_OVERHEAD, BodySizeLimit, is_upload_path
 from app.aws import open_aws_clients
 from app.config import Settings, get_settings
-from app.container import Container
+from app.container import Container, infra_http_client
 from app.errors import install_error_handlers
 from app.functions.router import router as functions_router
 from app.health.router import router as health_router
 from app.logging_setup import configure_logging
+from app.tasks.router import router as tasks_router
 from app.workspaces.router import router as workspaces_router
 
 log = logging.getLogger(__name__)
@@ -27,7 +31,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
             aws = await stack.enter_async_context(open_aws_clients(settings))
-            app.state.container = Container.build(settings=settings, aws=aws)
+            http = await stack.enter_async_context(infra_http_client(settings))
+            container = Container.build(settings=settings, aws=aws, http=http)
+            app.state.container = container
+            if settings.pollers_enabled:
+                poller = asyncio.create_task(container.poller.run(), name="task-poller")
+                stack.push_async_callback(_stop, poller)
             log.info("backend ready (env=%s, table=%s)", settings.app_env, settings.dynamodb_table)
             yield
 
@@ -44,11 +53,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_methods=["*"],
         allow_headers=["*"],
     )
+    app.add_middleware(
+        BodySizeLimit,
+        default=1024 * 1024,
+        upload_limit=settings.max_upload_bytes + MULTIPART_OVERHEAD,
+        is_upload=is_upload_path,
+    )
     install_error_handlers(app)
     app.include_router(health_router)
     app.include_router(workspaces_router)
     app.include_router(functions_router)
+    app.include_router(tasks_router)
     return app
+
+
+async def _stop(task: asyncio.Task) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 def _app_from_environment() -> FastAPI:

@@ -9,6 +9,7 @@ from app.container import Container
 from app.storage.functions import FunctionRepository
 from app.storage.objects import ObjectStore
 from app.storage.workspaces import WorkspaceRepository
+from app.tasks.service import TaskRepos
 
 # Until authentication lands every caller is this one principal (development only).
 ANONYMOUS_OWNER = "anonymous"
@@ -37,6 +38,10 @@ def get_objects(container: ContainerDep) -> ObjectStore:
     return container.objects
 
 
+def get_task_repos(container: ContainerDep) -> TaskRepos:
+    return container.task_repos
+
+
 def get_owner() -> str:
     """The principal the request acts for."""
     return ANONYMOUS_OWNER
@@ -47,3 +52,4 @@ WorkspacesDep = Annotated[WorkspaceRepository, Depends(get_workspaces)]
 FunctionsDep = Annotated[FunctionRepository, Depends(get_functions)]
 ObjectsDep = Annotated[ObjectStore, Depends(get_objects)]
 OwnerDep = Annotated[str, Depends(get_owner)]
+TaskReposDep = Annotated[TaskRepos, Depends(get_task_repos)]

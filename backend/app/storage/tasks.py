@@ -1,0 +1,357 @@
+"""BuildTask items (`BUILD#{task_id}`), their idempotency keys, and the pollers' due index.
+
+While a task is active it carries `DueShard`/`DueAt` (epoch ms of its next step), which puts it
+in the sparse DueIndex; the pollers claim a due task with a conditional write that pushes `DueAt`
+one lease ahead — the lease — and every later write checks that they still hold it.
+"""
+
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from app.aws import cancellation_reasons, is_condition_failure
+from app.errors import Conflict, NotFound
+from app.storage import keys
+from app.storage.dynamo import (
+    Page,
+    decode_token,
+    encode_token,
+    from_item,
+    to_item,
+    to_value,
+)
+
+_KEY_ATTRIBUTES = {keys.PK, keys.SK, keys.ENTITY_ID, keys.DUE_SHARD, keys.DUE_AT, "Type"}
+MAX_EVENTS = 100
+
+
+def _record(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in from_item(item).items() if k not in _KEY_ATTRIBUTES}
+
+
+class IdempotentReplay(Exception):
+    """The Idempotency-Key was used before; `task_id` is the task it created."""
+
+    def __init__(self, record: dict[str, Any]) -> None:
+        super().__init__("idempotency key already used")
+        self.record = record
+
+
+@dataclass(frozen=True)
+class FunctionClaim:
+    """A function the new task will drive: it must exist and have no active task."""
+
+    workspace_id: str
+    function_id: str
+    changes: dict[str, Any]
+
+
+class TaskRepository:
+    def __init__(self, *, client: Any, table: str) -> None:
+        self._client = client
+        self._table = table
+
+    # -- creation ---------------------------------------------------------------------------
+
+    async def create(
+        self,
+        *,
+        task: dict[str, Any],
+        due_at_ms: int,
+        idempotency: dict[str, Any] | None = None,
+        function: FunctionClaim | None = None,
+    ) -> None:
+        """Write a new task, its idempotency key and its function's claim in one transaction."""
+        workspace_id, task_id = task["workspace_id"], task["task_id"]
+        item = {
+            **keys.task_key(workspace_id, task_id),
+            keys.ENTITY_ID: keys.task_entity_id(task_id),
+            keys.DUE_SHARD: keys.due_shard(task_id),
+            keys.DUE_AT: due_at_ms,
+            "Type": "BuildTask",
+            **task,
+        }
+        actions: list[dict[str, Any]] = [
+            {
+                "ConditionCheck": {
+                    "TableName": self._table,
+                    "Key": to_item(keys.workspace_key(workspace_id)),
+                    "ConditionExpression": "attribute_exists(PK)",
+                }
+            },
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": to_item(item),
+                    "ConditionExpression": "attribute_not_exists(PK)",
+                }
+            },
+        ]
+        if idempotency is not None:
+            actions.append(
+                {
+                    "Put": {
+                        "TableName": self._table,
+                        "Item": to_item(
+                            {
+                                **keys.idempotency_key(workspace_id, idempotency["key"]),
+                                "Type": "IdempotencyKey",
+                                "task_id": task_id,
+                                "fingerprint": idempotency["fingerprint"],
+                                keys.TTL: idempotency["expires_at"],
+                            }
+                        ),
+                        "ConditionExpression": "attribute_not_exists(PK)",
+                    }
+                }
+            )
+        if function is not None:
+            names = {f"#c{i}": name for i, name in enumerate(function.changes)}
+            values = {f":c{i}": to_value(v) for i, v in enumerate(function.changes.values())}
+            sets = ", ".join(f"#c{i} = :c{i}" for i in range(len(function.changes)))
+            actions.append(
+                {
+                    "Update": {
+                        "TableName": self._table,
+                        "Key": to_item(
+                            keys.function_key(function.workspace_id, function.function_id)
+                        ),
+                        "UpdateExpression": f"SET {sets}, active_task_id = :task",
+                        "ConditionExpression": "attribute_exists(PK) AND "
+                        "attribute_not_exists(active_task_id)",
+                        "ExpressionAttributeNames": names,
+                        "ExpressionAttributeValues": {**values, ":task": to_value(task_id)},
+                    }
+                }
+            )
+        try:
+            await self._client.transact_write_items(TransactItems=actions)
+        except ClientError as exc:
+            reasons = cancellation_reasons(exc)
+            if not reasons:
+                raise
+            if reasons[0] == "ConditionalCheckFailed":
+                raise NotFound(
+                    f"Workspace {workspace_id} not found", code="WORKSPACE_NOT_FOUND"
+                ) from exc
+            index = 2
+            if idempotency is not None:
+                if reasons[index] == "ConditionalCheckFailed":
+                    record = await self.get_idempotency(
+                        workspace_id=workspace_id, key=idempotency["key"]
+                    )
+                    if record is not None:
+                        raise IdempotentReplay(record) from exc
+                index += 1
+            if function is not None and reasons[index] == "ConditionalCheckFailed":
+                raise Conflict(
+                    "The function already has a task in progress; wait for it to finish",
+                    code="TASK_IN_PROGRESS",
+                ) from exc
+            if "TransactionConflict" in reasons:
+                raise Conflict(
+                    "A concurrent request touched the same items; retry", code="CONCURRENT_UPDATE"
+                ) from exc
+            raise
+
+    async def get_idempotency(self, *, workspace_id: str, key: str) -> dict[str, Any] | None:
+        response = await self._client.get_item(
+            TableName=self._table,
+            Key=to_item(keys.idempotency_key(workspace_id, key)),
+            ConsistentRead=True,
+        )
+        item = response.get("Item")
+        return from_item(item) if item else None
+
+    # -- reads ------------------------------------------------------------------------------
+
+    async def get(self, *, task_id: str) -> dict[str, Any] | None:
+        """A task by id alone (IdIndex, one Query: the hot status-polling path)."""
+        response = await self._client.query(
+            TableName=self._table,
+            IndexName=keys.ID_INDEX,
+            KeyConditionExpression="#id = :id",
+            ExpressionAttributeNames={"#id": keys.ENTITY_ID},
+            ExpressionAttributeValues={":id": to_value(keys.task_entity_id(task_id))},
+            Limit=1,
+        )
+        items = response.get("Items", [])
+        return _record(items[0]) if items else None
+
+    async def get_consistent(self, *, workspace_id: str, task_id: str) -> dict[str, Any] | None:
+        response = await self._client.get_item(
+            TableName=self._table,
+            Key=to_item(keys.task_key(workspace_id, task_id)),
+            ConsistentRead=True,
+        )
+        item = response.get("Item")
+        return _record(item) if item else None
+
+    async def list_in_workspace(
+        self,
+        *,
+        workspace_id: str,
+        status: str | None,
+        function_id: str | None = None,
+        limit: int,
+        next_token: str | None,
+        newest_first: bool = True,
+    ) -> Page:
+        """A page of a workspace's tasks; filters apply within the page (it may come up short)."""
+        pk = keys.workspace_pk(workspace_id)
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "PK = :pk AND begins_with(SK, :prefix)",
+            "ExpressionAttributeValues": {
+                ":pk": to_value(pk),
+                ":prefix": to_value(keys.TASK_PREFIX),
+            },
+            "Limit": limit,
+            "ScanIndexForward": not newest_first,
+        }
+        filters = []
+        if status:
+            filters.append("#status = :status")
+            request.setdefault("ExpressionAttributeNames", {})["#status"] = "status"
+            request["ExpressionAttributeValues"][":status"] = to_value(status)
+        if function_id:
+            filters.append("function_id = :function")
+            request["ExpressionAttributeValues"][":function"] = to_value(function_id)
+        if filters:
+            request["FilterExpression"] = " AND ".join(filters)
+        start = decode_token(next_token, expected={keys.PK: pk})
+        if start:
+            request["ExclusiveStartKey"] = start
+        response = await self._client.query(**request)
+        return Page(
+            items=[_record(item) for item in response.get("Items", [])],
+            next_token=encode_token(response.get("LastEvaluatedKey")),
+        )
+
+    # -- the pollers ------------------------------------------------------------------------
+
+    async def due(self, *, shard: str, now_ms: int, limit: int) -> list[dict[str, Any]]:
+        """Keys of active tasks in `shard` whose next step is due (eventually consistent)."""
+        response = await self._client.query(
+            TableName=self._table,
+            IndexName=keys.DUE_INDEX,
+            KeyConditionExpression="#shard = :shard AND #due <= :now",
+            ExpressionAttributeNames={"#shard": keys.DUE_SHARD, "#due": keys.DUE_AT},
+            ExpressionAttributeValues={":shard": to_value(shard), ":now": to_value(now_ms)},
+            Limit=limit,
+        )
+        return [{keys.PK: item[keys.PK], keys.SK: item[keys.SK]} for item in response["Items"]]
+
+    async def claim(
+        self, *, raw_key: dict[str, Any], now_ms: int, lease_ms: int, owner: str
+    ) -> dict[str, Any] | None:
+        """Take the lease on a due task and read it (consistently); None if another has it."""
+        try:
+            response = await self._client.update_item(
+                TableName=self._table,
+                Key=raw_key,
+                UpdateExpression="SET #due = :until, lease_owner = :me",
+                ConditionExpression="attribute_exists(#shard) AND #due <= :now",
+                ExpressionAttributeNames={"#due": keys.DUE_AT, "#shard": keys.DUE_SHARD},
+                ExpressionAttributeValues={
+                    ":until": to_value(now_ms + lease_ms),
+                    ":now": to_value(now_ms),
+                    ":me": to_value(owner),
+                },
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as exc:
+            if is_condition_failure(exc):
+                return None
+            raise
+        return _record(response["Attributes"])
+
+    async def save_step(
+        self,
+        *,
+        task: dict[str, Any],
+        changes: dict[str, Any],
+        owner: str,
+        next_due_ms: int | None,
+        events: list[dict[str, Any]] | None = None,
+    ) -> dict[str, Any] | None:
+        """Write one step's outcome if this poller still holds the lease on that version.
+
+        `next_due_ms=None` ends the task's life in the due index (it is terminal). Returns the
+        new record, or None when the write lost (another poller took over, or a stale version).
+        """
+        names: dict[str, str] = {"#version": "version", "#status": "status"}
+        values: dict[str, Any] = {
+            ":version": to_value(task["version"]),
+            ":one": to_value(1),
+            ":me": to_value(owner),
+            ":pending": to_value("pending"),
+            ":running": to_value("running"),
+        }
+        sets = ["#version = #version + :one"]
+        for i, (name, value) in enumerate(changes.items()):
+            names[f"#c{i}"] = name
+            values[f":c{i}"] = to_value(value)
+            sets.append(f"#c{i} = :c{i}")
+        if events and len(task.get("events", [])) < MAX_EVENTS:
+            sets.append("events = list_append(if_not_exists(events, :empty), :events)")
+            values[":events"] = to_value(events)
+            values[":empty"] = to_value([])
+        removes = ["lease_owner"]
+        if next_due_ms is None:
+            removes += ["#shard", "#due"]
+            names["#shard"], names["#due"] = keys.DUE_SHARD, keys.DUE_AT
+        else:
+            names["#due"] = keys.DUE_AT
+            values[":next"] = to_value(next_due_ms)
+            sets.append("#due = :next")
+        try:
+            response = await self._client.update_item(
+                TableName=self._table,
+                Key=to_item(keys.task_key(task["workspace_id"], task["task_id"])),
+                UpdateExpression=f"SET {', '.join(sets)} REMOVE {', '.join(removes)}",
+                ConditionExpression="#version = :version AND lease_owner = :me "
+                "AND #status IN (:pending, :running)",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as exc:
+            if is_condition_failure(exc):
+                return None
+            raise
+        return {**_record(response["Attributes"]), "next_due_ms": next_due_ms}
+
+    async def follow_function(
+        self,
+        *,
+        workspace_id: str,
+        function_id: str,
+        task_id: str,
+        changes: dict[str, Any],
+        release: bool,
+    ) -> bool:
+        """Mirror a task's progress on its function, only while it is the function's latest task."""
+        names = {f"#c{i}": name for i, name in enumerate(changes)}
+        values = {f":c{i}": to_value(v) for i, v in enumerate(changes.values())}
+        values[":task"] = to_value(task_id)
+        expression = "SET " + ", ".join(f"#c{i} = :c{i}" for i in range(len(changes)))
+        condition = "latest_task_id = :task"
+        if release:
+            expression += " REMOVE active_task_id"
+            condition = "active_task_id = :task"
+        try:
+            await self._client.update_item(
+                TableName=self._table,
+                Key=to_item(keys.function_key(workspace_id, function_id)),
+                UpdateExpression=expression,
+                ConditionExpression=condition,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as exc:
+            if is_condition_failure(exc):
+                return False
+            raise
+        return True

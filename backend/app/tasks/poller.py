@@ -1,0 +1,131 @@
+"""The pollers: find due tasks through DueIndex, claim each with a lease, and drive one step.
+
+One supervised loop per process, not one coroutine per task: each tick reads the due index
+(a few Queries, whatever the number of tasks), claims what is due, and runs the steps with
+bounded concurrency. Tasks created here wake the loop at once; a step whose next poll comes
+before the next tick arms a timer for it.
+"""
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+import socket
+from typing import Any
+
+from app.config import Settings
+from app.storage import keys
+from app.storage.tasks import TaskRepository
+from app.tasks.driver import TaskDriver, now_ms
+
+log = logging.getLogger(__name__)
+
+DUE_PAGE = 100
+
+
+def replica_id() -> str:
+    """A name for this process, unique across restarts (the lease owner)."""
+    return f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
+
+
+class TaskPoller:
+    def __init__(
+        self,
+        *,
+        tasks: TaskRepository,
+        driver: TaskDriver,
+        settings: Settings,
+        owner: str,
+    ) -> None:
+        self._tasks = tasks
+        self._driver = driver
+        self._settings = settings
+        self._owner = owner
+        self._wake = asyncio.Event()
+        self._slots = asyncio.Semaphore(settings.poller_concurrency)
+        self._in_flight: dict[str, asyncio.Task[None]] = {}
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = float("inf")
+        self.steps = 0
+
+    def wake(self) -> None:
+        """Look for due tasks now (a task was just created here)."""
+        self._wake.set()
+
+    def _wake_at(self, due_ms: int) -> None:
+        loop = asyncio.get_running_loop()
+        at = loop.time() + max(due_ms - now_ms(), 0) / 1000
+        if at >= self._timer_at:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer_at = at
+        self._timer = loop.call_at(at, self._fire_timer)
+
+    def _fire_timer(self) -> None:
+        self._timer, self._timer_at = None, float("inf")
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Poll until cancelled; one failed tick is logged and the loop goes on."""
+        log.info("task poller %s started", self._owner)
+        try:
+            while True:
+                self._wake.clear()
+                try:
+                    await self.tick()
+                except Exception:
+                    log.exception("poller tick failed; retrying")
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(
+                        self._wake.wait(), timeout=self._settings.poller_tick_seconds
+                    )
+        finally:
+            if self._timer is not None:
+                self._timer.cancel()
+            for step in list(self._in_flight.values()):
+                step.cancel()
+            await asyncio.gather(*self._in_flight.values(), return_exceptions=True)
+
+    async def tick(self) -> int:
+        """Start a step for every due task not already in flight here; returns how many."""
+        started = 0
+        now = now_ms()
+        pages = await asyncio.gather(
+            *(
+                self._tasks.due(shard=shard, now_ms=now, limit=DUE_PAGE)
+                for shard in keys.all_due_shards()
+            )
+        )
+        for raw_key in (key for page in pages for key in page):
+            name = raw_key[keys.SK]["S"]
+            if name in self._in_flight:
+                continue
+            step = asyncio.create_task(self._claim_and_step(raw_key), name=f"step {name}")
+            self._in_flight[name] = step
+            step.add_done_callback(lambda _, name=name: self._in_flight.pop(name, None))
+            started += 1
+        return started
+
+    async def _claim_and_step(self, raw_key: dict[str, Any]) -> None:
+        async with self._slots:
+            lease_ms = int(self._settings.lease_seconds * 1000)
+            task = await self._tasks.claim(
+                raw_key=raw_key, now_ms=now_ms(), lease_ms=lease_ms, owner=self._owner
+            )
+            if task is None:
+                return  # another replica holds it, or it is no longer due
+            try:
+                saved = await self._driver.step(task)
+            except Exception:
+                # The lease runs out and the task is due again: nothing is lost.
+                log.exception("step failed", extra={"task_id": task["task_id"]})
+                return
+            self.steps += 1
+            if saved is None:
+                log.info("step lost its lease", extra={"task_id": task["task_id"]})
+                return
+            due = saved.get("next_due_ms")
+            if due is not None and due - now_ms() < self._settings.poller_tick_seconds * 1000:
+                self._wake_at(due)
