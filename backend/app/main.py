@@ -9,7 +9,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from app.api.limits import MULTIPART_OVERHEAD, BodySizeLimit, is_upload_path
+from app.api.limits import BodySizeLimit, is_upload_path
 from app.aws import open_aws_clients
 from app.config import Settings, get_settings
 from app.container import Container, infra_http_client
@@ -56,7 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(
         BodySizeLimit,
         default=1024 * 1024,
-        upload_limit=settings.max_upload_bytes + MULTIPART_OVERHEAD,
+        upload_limit=settings.max_upload_bytes,
         is_upload=is_upload_path,
     )
     install_error_handlers(app)

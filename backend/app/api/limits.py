@@ -13,7 +13,9 @@ MULTIPART_OVERHEAD = 64 * 1024
 class BodySizeLimit:
     """Refuse bodies over `limit` bytes with 413: at once by Content-Length, else while reading.
 
-    Paths for which `is_upload` holds get `upload_limit`; every other path gets `default`.
+    Paths for which `is_upload` holds may carry a file of `upload_limit` bytes (plus the
+    multipart framing around it); every other path gets `default`. The refusal names the
+    limit the client knows: the file limit on uploads.
     """
 
     def __init__(
@@ -24,17 +26,20 @@ class BodySizeLimit:
         self.upload_limit = upload_limit
         self.is_upload = is_upload
 
-    def _limit_for(self, path: str) -> int:
-        return self.upload_limit if self.is_upload(path) else self.default
+    def _limits_for(self, path: str) -> tuple[int, int]:
+        """(bytes accepted on the wire, the limit named in the refusal)."""
+        if self.is_upload(path):
+            return self.upload_limit + MULTIPART_OVERHEAD, self.upload_limit
+        return self.default, self.default
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = self._limit_for(scope["path"])
+        limit, named = self._limits_for(scope["path"])
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
-            await self._refuse(scope, receive, send, limit)
+            await self._refuse(scope, receive, send, named)
             return
 
         received = 0
@@ -65,7 +70,7 @@ class BodySizeLimit:
             if not exceeded:
                 raise
         if exceeded and not started:
-            await self._refuse(scope, receive, send, limit)
+            await self._refuse(scope, receive, send, named)
 
     @staticmethod
     async def _refuse(scope: Scope, receive: Receive, send: Send, limit: int) -> None:
@@ -73,7 +78,8 @@ class BodySizeLimit:
             status=413,
             code="PAYLOAD_TOO_LARGE",
             title="Payload too large",
-            detail=f"The request body is larger than the limit of {limit} bytes",
+            detail=f"The request is larger than the limit of {limit} bytes "
+            f"({limit / (1024 * 1024):g} MiB)",
             instance=scope["path"],
             limit_bytes=limit,
         )
