@@ -1,0 +1,434 @@
+"""A fake of the four infrastructure services (SPEC §4) over real HTTP, for backend tests.
+
+    with FakeInfraService(token="t") as infra:
+        infra.succeed_after("build", polls=3)
+        infra.unavailable(2)             # the next two requests answer 503
+        ...                              # point the backend's *_SERVICE_URLs at infra.url
+        assert infra.jobs_created_per_key["task-1:build"] == 1
+
+Behaviour is set per kind ("build", "push", "scaffold", "deploy"; None for all) and optionally
+per app_name; the most specific setting wins. A job's outcome is fixed when it is created.
+Every setter and counter is safe to use from any thread while requests are being served.
+"""
+
+import json
+import threading
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from socketserver import TCPServer
+from typing import Any, NamedTuple, Self, TypeVar
+from urllib.parse import urlsplit
+
+from testing.fake_infra_jobs import COLLECTIONS, JobBook, Outcome, app_name_of, missing_fields
+
+__all__ = ["FakeInfraService", "Outcome", "RequestRecord"]
+
+_KIND_BY_COLLECTION = {collection: kind for kind, collection in COLLECTIONS.items()}
+_MAX_BODY = 1 << 20
+_T = TypeVar("_T")
+Answer = tuple[int, dict[str, Any]]
+
+Scope = tuple[str | None, str | None]  # (kind, app_name); None matches any
+
+
+class RequestRecord(NamedTuple):
+    method: str
+    path: str
+    at: float  # time.monotonic()
+
+
+@dataclass
+class _Fault:
+    scope: Scope
+    remaining: int | None  # None: until recover()
+    after_processing: bool
+    status: int = 503
+    hang_seconds: float | None = None
+
+
+class _Dropped(Exception):
+    """The connection is closed without an answer (a hang ran out, or the server went down)."""
+
+
+class FakeInfraService:
+    """Build, push, scaffold and deploy services on 127.0.0.1, with programmable faults."""
+
+    def __init__(
+        self,
+        *,
+        token: str = "test-infra-token",
+        registry: str = "registry.fake.test",
+        storage_prefix: str = "s3://fake-infra",
+        log_path: str | None = None,
+    ) -> None:
+        """`log_path` may hold {kind}, {job_id} and {job_key}; jobs have no log path without it."""
+        self.token = token
+        self._new_book = partial(
+            JobBook, registry=registry, storage_prefix=storage_prefix, log_path=log_path
+        )
+        self._lock = threading.Lock()
+        self._wake = threading.Event()  # set on down()/stop(): sleeping handlers give up
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+        self._port = 0
+        self.reset()
+
+    # --- lifecycle ----------------------------------------------------------------------
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._port}"
+
+    def start(self) -> None:
+        """Listen (on a free port the first time, on the same port afterwards)."""
+        self.up()
+
+    def stop(self) -> None:
+        self.down()
+
+    def down(self) -> None:
+        """Close the listening socket: connections are refused; requests in flight are dropped."""
+        self._wake.set()
+        server, thread = self._server, self._thread
+        self._server = self._thread = None
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+        if thread is not None:
+            thread.join(timeout=5)
+
+    def up(self) -> None:
+        """Listen again on the same port."""
+        if self._server is not None:
+            return
+        self._wake.clear()
+        server = _Server(("127.0.0.1", self._port), _Handler)
+        server.fake = self
+        self._port = server.server_address[1]
+        self._server = server
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self._thread.start()
+
+    # --- behaviour ----------------------------------------------------------------------
+
+    def reset(self) -> None:
+        """Forget jobs, behaviour, faults and counters."""
+        with self._lock:
+            self._outcomes: dict[Scope, Outcome] = {}
+            self._delays: dict[Scope, float] = {}
+            self._faults: list[_Fault] = []
+            self._book = self._new_book()
+            self._requests: list[RequestRecord] = []
+            self._posts: Counter[str] = Counter()
+            self._created: Counter[str] = Counter()
+            self._gets: Counter[str] = Counter()
+            self._in_flight: Counter[str] = Counter()
+            self._max_in_flight: Counter[str] = Counter()
+            self._bodies: dict[str, list[dict[str, Any]]] = defaultdict(list)
+
+    def succeed_after(
+        self, kind: str | None, polls: int = 1, *, app_name: str | None = None
+    ) -> None:
+        """Jobs succeed on their `polls`-th GET (1 is the default)."""
+        self._set_outcome(kind, app_name, Outcome(polls=polls))
+
+    def instant(self, kind: str | None = None, *, app_name: str | None = None) -> None:
+        """Jobs are already succeeded in the POST answer."""
+        self._set_outcome(kind, app_name, Outcome(polls=0))
+
+    def fail(
+        self,
+        kind: str | None,
+        code: str = "BUILD_FAILED",
+        message: str = "app.py:1: SyntaxError: invalid syntax",
+        *,
+        log_path: str | None = None,
+        after_polls: int = 1,
+        app_name: str | None = None,
+    ) -> None:
+        """Jobs fail with `code` and `message` on their `after_polls`-th GET."""
+        outcome = Outcome(polls=after_polls, error=(code, message), log_path=log_path)
+        self._set_outcome(kind, app_name, outcome)
+
+    def unavailable(
+        self,
+        count: int | None = None,
+        *,
+        status: int = 503,
+        kind: str | None = None,
+        app_name: str | None = None,
+        after_processing: bool = False,
+    ) -> None:
+        """Answer `status` to the next `count` matching requests (None: until `recover()`).
+
+        With `after_processing` the request takes effect (a job is created or advanced) and only
+        the answer is lost, as when a proxy fails on the way back.
+        """
+        fault = _Fault(_scope(kind, app_name), count, after_processing, status=status)
+        with self._lock:
+            self._faults.append(fault)
+
+    def hang(
+        self,
+        count: int | None = None,
+        *,
+        seconds: float = 5.0,
+        kind: str | None = None,
+        app_name: str | None = None,
+        after_processing: bool = False,
+    ) -> None:
+        """Hold the next `count` matching requests for `seconds`, then close without answering.
+
+        Keep `seconds` above the client's timeout; `down()`/`stop()` end a hang early.
+        """
+        fault = _Fault(_scope(kind, app_name), count, after_processing, hang_seconds=seconds)
+        with self._lock:
+            self._faults.append(fault)
+
+    def recover(self) -> None:
+        """Stop answering errors and hanging (slowness stays until `slow(0)`)."""
+        with self._lock:
+            self._faults.clear()
+
+    def slow(self, seconds: float, *, kind: str | None = None, app_name: str | None = None) -> None:
+        """Delay every matching request by `seconds` before it is handled (0 clears)."""
+        with self._lock:
+            self._delays[_scope(kind, app_name)] = seconds
+
+    def forget_jobs(self) -> None:
+        """Lose every job: GETs answer 404 and a resubmitted job_key creates a fresh job."""
+        with self._lock:
+            self._book.forget()
+
+    def _set_outcome(self, kind: str | None, app_name: str | None, outcome: Outcome) -> None:
+        with self._lock:
+            self._outcomes[_scope(kind, app_name)] = outcome
+
+    # --- counters (snapshots) -----------------------------------------------------------
+
+    @property
+    def posts_per_key(self) -> Counter[str]:
+        with self._lock:
+            return Counter(self._posts)
+
+    @property
+    def jobs_created_per_key(self) -> Counter[str]:
+        with self._lock:
+            return Counter(self._created)
+
+    @property
+    def gets_per_job(self) -> Counter[str]:
+        with self._lock:
+            return Counter(self._gets)
+
+    @property
+    def max_concurrent_per_key(self) -> Counter[str]:
+        with self._lock:
+            return Counter(self._max_in_flight)
+
+    @property
+    def requests_log(self) -> list[RequestRecord]:
+        with self._lock:
+            return list(self._requests)
+
+    @property
+    def total_requests(self) -> int:
+        with self._lock:
+            return len(self._requests)
+
+    def submissions(self, kind: str) -> list[dict[str, Any]]:
+        """Bodies of the POSTs of `kind` that were handled, oldest first."""
+        with self._lock:
+            return [dict(body) for body in self._bodies[kind]]
+
+    # --- request handling (called from the server's threads) ----------------------------
+
+    def _serve(self, request: "_Handler") -> Answer:
+        path = urlsplit(request.path).path
+        with self._lock:
+            self._requests.append(RequestRecord(request.command, path, time.monotonic()))
+        if request.headers.get("Authorization") != f"Bearer {self.token}":
+            return 401, {"detail": "missing or invalid bearer token"}
+        parts = path.strip("/").split("/")
+        kind = _KIND_BY_COLLECTION.get(parts[1]) if len(parts) in (2, 3) else None
+        if parts[0] != "v1" or kind is None:
+            return 404, {"detail": f"no such endpoint: {path}"}
+        if request.command == "POST" and len(parts) == 2:
+            body = _read_json(request, kind)
+            if isinstance(body, tuple):
+                return body
+            job_key = body["job_key"]
+            app_name = app_name_of(body)
+            with self._lock:
+                self._posts[job_key] += 1
+            return self._guarded(
+                kind, app_name, job_key, lambda: self._submit(kind, app_name, body)
+            )
+        if request.command == "GET" and len(parts) == 3:
+            job_id = parts[2]
+            with self._lock:
+                self._gets[job_id] += 1
+                job = self._book.get(job_id)
+            app_name, job_key = (job.app_name, job.job_key) if job else (None, None)
+            return self._guarded(kind, app_name, job_key, lambda: self._poll(kind, job_id))
+        return 405, {"detail": f"{request.command} is not allowed on {path}"}
+
+    def _guarded(
+        self,
+        kind: str,
+        app_name: str | None,
+        job_key: str | None,
+        handle: Callable[[], Answer],
+    ) -> Answer:
+        """Apply delays and faults around `handle`, counting concurrency per job_key."""
+        with self._lock:
+            if job_key is not None:
+                self._in_flight[job_key] += 1
+                self._max_in_flight[job_key] = max(
+                    self._max_in_flight[job_key], self._in_flight[job_key]
+                )
+            delay = _lookup(self._delays, kind, app_name, 0.0)
+        try:
+            if delay:
+                self._sleep(delay)
+            answer = self._apply_fault(kind, app_name, after_processing=False)
+            if answer is None:
+                answer = handle()
+                answer = self._apply_fault(kind, app_name, after_processing=True) or answer
+            return answer
+        finally:
+            if job_key is not None:
+                with self._lock:
+                    self._in_flight[job_key] -= 1
+
+    def _apply_fault(
+        self, kind: str, app_name: str | None, *, after_processing: bool
+    ) -> Answer | None:
+        with self._lock:
+            fault = next(
+                (
+                    fault
+                    for fault in self._faults
+                    if fault.after_processing == after_processing
+                    and _matches(fault.scope, kind, app_name)
+                ),
+                None,
+            )
+            if fault is None:
+                return None
+            if fault.remaining is not None:
+                fault.remaining -= 1
+                if fault.remaining <= 0:
+                    self._faults.remove(fault)
+        if fault.hang_seconds is not None:
+            self._sleep(fault.hang_seconds)
+            raise _Dropped
+        return fault.status, {"detail": f"injected failure ({fault.status})"}
+
+    def _sleep(self, seconds: float) -> None:
+        if self._wake.wait(seconds):
+            raise _Dropped
+
+    def _submit(self, kind: str, app_name: str | None, body: dict[str, Any]) -> Answer:
+        with self._lock:
+            outcome = _lookup(self._outcomes, kind, app_name, Outcome())
+            job, created = self._book.submit(
+                kind=kind, body=body, app_name=app_name, outcome=outcome
+            )
+            if not created:
+                return 200, job.view()
+            self._created[job.job_key] += 1
+            self._bodies[kind].append(body)
+            return 202, job.view()
+
+    def _poll(self, kind: str, job_id: str) -> Answer:
+        with self._lock:
+            job = self._book.poll(kind=kind, job_id=job_id)
+            if job is None:
+                return 404, {"detail": f"no such job: {job_id}"}
+            return 200, job.view()
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    fake: FakeInfraService
+
+    def server_bind(self) -> None:
+        # HTTPServer.server_bind resolves the host's FQDN, which can stall without DNS.
+        TCPServer.server_bind(self)
+        self.server_name, self.server_port = "127.0.0.1", self.server_address[1]
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+
+    def do_GET(self) -> None:
+        self._answer()
+
+    def do_POST(self) -> None:
+        self._answer()
+
+    def _answer(self) -> None:
+        try:
+            status, payload = self.server.fake._serve(self)
+        except _Dropped:
+            self.close_connection = True
+            return
+        except Exception as exc:  # a bug in the fake: make it visible to the test
+            status, payload = 500, {"detail": f"fake infra error: {exc!r}"}
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def _read_json(request: _Handler, kind: str) -> dict[str, Any] | Answer:
+    length = int(request.headers.get("Content-Length") or 0)
+    if length > _MAX_BODY:
+        return 413, {"detail": "request body too large"}
+    try:
+        body = json.loads(request.rfile.read(length) or b"null")
+    except ValueError:
+        return 400, {"detail": "the body is not JSON"}
+    if not isinstance(body, dict):
+        return 422, {"detail": "the body must be a JSON object"}
+    missing = missing_fields(kind, body)
+    if missing:
+        return 422, {"detail": f"missing fields: {', '.join(missing)}"}
+    return body
+
+
+def _scope(kind: str | None, app_name: str | None) -> Scope:
+    if kind is not None and kind not in COLLECTIONS:
+        raise ValueError(f"unknown kind {kind!r}; use one of {sorted(COLLECTIONS)}")
+    return kind, app_name
+
+
+def _matches(scope: Scope, kind: str, app_name: str | None) -> bool:
+    return scope[0] in (None, kind) and scope[1] in (None, app_name)
+
+
+def _lookup(table: dict[Scope, _T], kind: str, app_name: str | None, default: _T) -> _T:
+    for scope in ((kind, app_name), (kind, None), (None, app_name), (None, None)):
+        if scope in table:
+            return table[scope]
+    return default
