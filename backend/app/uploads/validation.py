@@ -9,6 +9,7 @@ import codecs
 import os
 import re
 import stat
+import struct
 import unicodedata
 import zipfile
 from dataclasses import dataclass
@@ -118,6 +119,7 @@ def check_zip(path: StrPath, *, max_entries: int, max_uncompressed_bytes: int) -
         if fh.read(4) != LOCAL_HEADER_SIGNATURE:
             raise invalid_archive("The file is not a zip archive (it does not start with PK).")
         directory = zip_layout.locate_central_directory(fh, os.fstat(fh.fileno()).st_size)
+        # zipfile turns every central record into an object: count them before it does.
         if zip_layout.count_entries(fh, directory, limit=max_entries) > max_entries:
             raise _too_large(f"The archive has more than {max_entries} entries.")
         infos = _read_infos(fh)
@@ -155,7 +157,14 @@ def _read_infos(fh: BinaryIO) -> list[zipfile.ZipInfo]:
     try:
         with zipfile.ZipFile(fh) as archive:
             return archive.infolist()
-    except (zipfile.BadZipFile, ValueError, EOFError, OSError) as exc:
+    except (
+        zipfile.BadZipFile,
+        ValueError,
+        EOFError,
+        OSError,
+        struct.error,
+        NotImplementedError,
+    ) as exc:
         # ValueError covers UnicodeDecodeError on names flagged UTF-8 that are not.
         raise invalid_archive("The file is not a readable zip archive.") from exc
 
@@ -199,6 +208,10 @@ def _check_entry(info: zipfile.ZipInfo, name: str) -> None:
     if info.flag_bits & 0x41:  # bit 0: encrypted, bit 6: strong encryption
         raise invalid_archive(
             f"The archive entry {shown(info)} is encrypted; upload an archive without a password."
+        )
+    if info.flag_bits & 0x20:
+        raise invalid_archive(
+            f"The archive entry {shown(info)} uses patched data, a zip feature not supported."
         )
     if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
         raise invalid_archive(

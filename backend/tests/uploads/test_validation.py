@@ -1,3 +1,5 @@
+import io
+import random
 import stat
 import time
 import tracemalloc
@@ -265,6 +267,12 @@ def test_encrypted_entry_is_refused(tmp_path: Path) -> None:
     assert "encrypted" in error.detail
 
 
+def test_entry_with_patched_data_is_refused(tmp_path: Path) -> None:
+    path = raw_file(tmp_path, raw_zip([RawEntry(b"app.py", APP_SOURCE, flags=0x20)]))
+
+    assert refused(check_zip, path, **LIMITS).code == "INVALID_ARCHIVE"
+
+
 def test_entry_with_an_unsupported_compression_method_is_refused(tmp_path: Path) -> None:
     path = raw_file(tmp_path, raw_zip([RawEntry(b"app.py", APP_SOURCE, method=12)]))
 
@@ -459,3 +467,33 @@ def test_a_folder_named_app_py_does_not_count(tmp_path: Path) -> None:
     path = zip_file(tmp_path, {"app.py/": b"", "app.py/x.py": APP_SOURCE})
 
     assert refused(check_zip, path, **LIMITS).code == "MISSING_APP_PY"
+
+
+# --- damaged archives in bulk -------------------------------------------------------------
+
+
+def test_randomly_damaged_archives_are_refused_cleanly_or_read_like_zipfile(
+    tmp_path: Path,
+) -> None:
+    """Every outcome is a DomainError, or an archive the standard reader reads identically."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("hello/app.py", APP_SOURCE * 5)
+        archive.writestr("hello/lib/util.py", b"y = 2\n" * 50)
+    seeds = [buffer.getvalue(), raw_zip([RawEntry(b"app.py", APP_SOURCE, deflate=False)])]
+    seeds.append(quoted_overlap_bomb(files=3, kernel_size=4096))
+    rng = random.Random(20240101)
+    path = tmp_path / "damaged.zip"
+
+    for _ in range(1500):
+        data = bytearray(rng.choice(seeds))
+        for _ in range(rng.randint(1, 3)):
+            data[rng.randrange(len(data))] = rng.randrange(256)
+        path.write_bytes(bytes(data))
+        try:
+            summary = check_zip(path, max_entries=50, max_uncompressed_bytes=MiB)
+        except DomainError:
+            continue
+        with zipfile.ZipFile(path) as archive:
+            inflated = sum(len(archive.read(info)) for info in archive.infolist())
+        assert inflated == summary.uncompressed_bytes
