@@ -28,6 +28,11 @@ def make_settings(endpoint: str, **overrides: object) -> Settings:
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
 
+def with_overrides(settings: Settings, **overrides: object) -> Settings:
+    """A validated copy of `settings` with some fields changed."""
+    return Settings(_env_file=None, **(dict(settings) | overrides))  # type: ignore[call-arg]
+
+
 @pytest.fixture
 def settings(aws_endpoint: str) -> Settings:
     settings = make_settings(aws_endpoint)

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from app.config import Settings
-from tests.conftest import create_workspace
+from tests.conftest import create_workspace, with_overrides
 
 HELLO = b"from spin_sdk import http\n\nclass IncomingHandler(http.IncomingHandler):\n    pass\n"
 
@@ -42,12 +42,13 @@ def _bomb() -> bytes:
 
 @pytest.fixture
 def small_limits(settings: Settings) -> Settings:
-    return settings.model_copy(
-        update={
+    return with_overrides(
+        settings,
+        **{
             "max_upload_bytes": 256 * 1024,
             "max_archive_entries": 20,
             "max_archive_uncompressed_bytes": 8 * 1024 * 1024,
-        }
+        },
     )
 
 
@@ -160,10 +161,10 @@ async def test_chunked_upload_over_the_limit_is_cut_off_with_413(
     async def body() -> AsyncIterator[bytes]:
         nonlocal sent
         head = (
-            f"--{boundary}\r\nContent-Disposition: form-data; name=\"workspace_id\"\r\n\r\n"
+            f'--{boundary}\r\nContent-Disposition: form-data; name="workspace_id"\r\n\r\n'
             f"{workspace['id']}\r\n--{boundary}\r\nContent-Disposition: form-data; "
-            f"name=\"app_name\"\r\n\r\nhello\r\n--{boundary}\r\nContent-Disposition: form-data; "
-            f"name=\"file\"; filename=\"app.py\"\r\n\r\n"
+            f'name="app_name"\r\n\r\nhello\r\n--{boundary}\r\nContent-Disposition: form-data; '
+            f'name="file"; filename="app.py"\r\n\r\n'
         ).encode()
         yield head
         for _ in range(200):  # up to 12.8 MB, far past the limit: must stop early
