@@ -2,7 +2,7 @@
 
 from enum import StrEnum
 from functools import lru_cache
-from typing import Annotated, Self
+from typing import Annotated, Literal, Self
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -36,6 +36,20 @@ class Settings(BaseSettings):
     dynamodb_table: str = "sfbank-blue-FaaSData"
     s3_bucket: str = "sfbank-blue-functions-code-bucket"
 
+    # Authentication of /api routes: OIDC access tokens (Cognito), API keys only, or nobody
+    # (development only). API keys created through the API work in every mode.
+    auth_mode: Literal["jwt", "api-key", "none"] = "none"
+    oidc_issuer: str | None = None
+    oidc_jwks_url: str | None = None
+    oidc_client_ids: Annotated[list[str], NoDecode] = []
+    oidc_jwks_cache_seconds: float = Field(default=3600, gt=0)
+    # In api-key mode, the key of the administrator who creates workspaces and their keys.
+    admin_api_key: SecretStr | None = None
+
+    # Per-workspace abuse limits.
+    workspace_max_active_tasks: int = Field(default=5, ge=1)
+    workspace_max_tasks_per_minute: int = Field(default=30, ge=1)
+
     cors_origins: Annotated[list[str], NoDecode] = [
         "http://localhost:3000",
         "http://localhost:5173",
@@ -67,7 +81,7 @@ class Settings(BaseSettings):
     max_archive_entries: int = Field(default=1000, ge=1)
     max_archive_uncompressed_bytes: int = Field(default=200 * MIB, ge=1)
 
-    @field_validator("cors_origins", mode="before")
+    @field_validator("cors_origins", "oidc_client_ids", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
         if isinstance(value, str):
@@ -98,12 +112,28 @@ class Settings(BaseSettings):
             problems.append("infra_service_token must be a secret of at least 32 characters")
         if self.aws_endpoint_url:
             problems.append("aws_endpoint_url points at an emulator; unset it in production")
+        if self.auth_mode == "none":
+            problems.append("auth_mode 'none' is for development only")
+        if self.auth_mode == "jwt" and not (self.oidc_issuer and self.oidc_client_ids):
+            problems.append("auth_mode 'jwt' needs oidc_issuer and oidc_client_ids")
+        if self.auth_mode == "api-key":
+            admin = self.admin_api_key.get_secret_value() if self.admin_api_key else ""
+            if len(admin) < 32:
+                problems.append("auth_mode 'api-key' needs an admin_api_key of ≥ 32 characters")
         secret = self.aws_secret_access_key
         if secret is not None and secret.get_secret_value().lower() in PLACEHOLDERS | {"testing"}:
             problems.append("aws_secret_access_key is a placeholder")
         if problems:
             raise ValueError("refusing to start in production: " + "; ".join(problems))
         return self
+
+    @property
+    def jwks_url(self) -> str | None:
+        if self.oidc_jwks_url:
+            return self.oidc_jwks_url
+        if self.oidc_issuer:
+            return self.oidc_issuer.rstrip("/") + "/.well-known/jwks.json"
+        return None
 
 
 @lru_cache

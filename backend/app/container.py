@@ -4,9 +4,12 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from app.auth.jwt_verifier import JwtVerifier
 from app.aws import AwsClients
 from app.config import Settings
+from app.storage.api_keys import ApiKeyRepository
 from app.storage.functions import FunctionRepository
+from app.storage.members import MemberRepository
 from app.storage.objects import ObjectStore
 from app.storage.tasks import TaskRepository
 from app.storage.workspaces import WorkspaceRepository
@@ -23,10 +26,13 @@ class Container:
     http: httpx.AsyncClient
     workspaces: WorkspaceRepository
     functions: FunctionRepository
+    members: MemberRepository
+    api_keys: ApiKeyRepository
     tasks: TaskRepository
     objects: ObjectStore
     infra: InfraClient
     poller: TaskPoller
+    jwt_verifier: JwtVerifier | None
     owner: str = field(default_factory=replica_id)
 
     @classmethod
@@ -42,10 +48,13 @@ class Container:
             http=http,
             workspaces=WorkspaceRepository(client=aws.dynamodb, table=table),
             functions=FunctionRepository(client=aws.dynamodb, table=table),
+            members=MemberRepository(client=aws.dynamodb, table=table),
+            api_keys=ApiKeyRepository(client=aws.dynamodb, table=table),
             tasks=tasks,
             objects=ObjectStore(client=aws.s3, bucket=settings.s3_bucket),
             infra=infra,
             poller=TaskPoller(tasks=tasks, driver=driver, settings=settings, owner=owner),
+            jwt_verifier=_jwt_verifier(settings, http),
             owner=owner,
         )
 
@@ -69,3 +78,15 @@ def infra_http_client(settings: Settings) -> httpx.AsyncClient:
     timeout = httpx.Timeout(settings.infra_request_timeout_seconds, connect=2.0)
     limits = httpx.Limits(max_connections=100, max_keepalive_connections=20)
     return httpx.AsyncClient(timeout=timeout, limits=limits)
+
+
+def _jwt_verifier(settings: Settings, http: httpx.AsyncClient) -> JwtVerifier | None:
+    if settings.auth_mode != "jwt" or not settings.oidc_issuer or not settings.jwks_url:
+        return None
+    return JwtVerifier(
+        http=http,
+        issuer=settings.oidc_issuer,
+        jwks_url=settings.jwks_url,
+        client_ids=settings.oidc_client_ids,
+        cache_seconds=settings.oidc_jwks_cache_seconds,
+    )

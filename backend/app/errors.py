@@ -41,6 +41,18 @@ class DomainError(Exception):
         self.extra = extra
 
 
+class Unauthorized(DomainError):
+    status, code, title = 401, "UNAUTHORIZED", "Unauthorized"
+
+    def __init__(self, detail: str, **kwargs: Any) -> None:
+        super().__init__(detail, **kwargs)
+        self.headers.setdefault("WWW-Authenticate", 'Bearer realm="faas"')
+
+
+class Forbidden(DomainError):
+    status, code, title = 403, "FORBIDDEN", "Forbidden"
+
+
 class NotFound(DomainError):
     status, code, title = 404, "NOT_FOUND", "Not found"
 

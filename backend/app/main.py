@@ -10,8 +10,11 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from app.api.limits import BodySizeLimit, is_upload_path
+from app.api.security_headers import SecurityHeaders
+from app.auth.middleware import AuthenticationMiddleware
+from app.auth.router import router as access_router
 from app.aws import open_aws_clients
-from app.config import Settings, get_settings
+from app.config import Environment, Settings, get_settings
 from app.container import Container, infra_http_client
 from app.errors import install_error_handlers
 from app.functions.router import router as functions_router
@@ -37,6 +40,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if settings.pollers_enabled:
                 poller = asyncio.create_task(container.poller.run(), name="task-poller")
                 stack.push_async_callback(_stop, poller)
+            if settings.auth_mode == "none":
+                log.warning(
+                    "AUTHENTICATION IS OFF (AUTH_MODE=none): every caller is 'anonymous'. "
+                    "Development only; production refuses this setting."
+                )
             log.info("backend ready (env=%s, table=%s)", settings.app_env, settings.dynamodb_table)
             yield
 
@@ -47,23 +55,26 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.add_middleware(
+        BodySizeLimit,
+        default=1024 * 1024,
+        upload_limit=settings.max_upload_bytes,
+        is_upload=is_upload_path,
+    )
+    app.add_middleware(AuthenticationMiddleware)
+    app.add_middleware(SecurityHeaders, hsts=settings.app_env is Environment.production)
+    app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origins,
         allow_credentials=True,
         allow_methods=["*"],
         allow_headers=["*"],
     )
-    app.add_middleware(
-        BodySizeLimit,
-        default=1024 * 1024,
-        upload_limit=settings.max_upload_bytes,
-        is_upload=is_upload_path,
-    )
     install_error_handlers(app)
     app.include_router(health_router)
     app.include_router(workspaces_router)
     app.include_router(functions_router)
     app.include_router(tasks_router)
+    app.include_router(access_router)
     return app
 
 

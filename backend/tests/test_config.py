@@ -16,6 +16,9 @@ GOOD_PRODUCTION = {
     # The test environment exports moto's fake keys; production would use a role.
     "aws_access_key_id": None,
     "aws_secret_access_key": None,
+    "auth_mode": "jwt",
+    "oidc_issuer": "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_abc",
+    "oidc_client_ids": ["client-1"],
 }
 
 
@@ -46,8 +49,19 @@ def test_production_with_real_values_starts() -> None:
         ("dynamodb_table", "changeme", "dynamodb_table"),
         ("ecr_registry_url", "", "ecr_registry_url"),
         ("aws_endpoint_url", "http://127.0.0.1:4566", "aws_endpoint_url"),
+        ("auth_mode", "none", "auth_mode"),
+        ("oidc_issuer", None, "oidc_issuer"),
     ],
 )
 def test_production_refuses_placeholders(field: str, value: str, message: str) -> None:
     with pytest.raises(ValidationError, match=message):
         Settings(_env_file=None, **(GOOD_PRODUCTION | {field: value}))
+
+
+def test_production_api_key_mode_needs_a_long_admin_key() -> None:
+    api_key_mode = GOOD_PRODUCTION | {"auth_mode": "api-key"}
+    with pytest.raises(ValidationError, match="admin_api_key"):
+        Settings(_env_file=None, **api_key_mode)
+    with pytest.raises(ValidationError, match="admin_api_key"):
+        Settings(_env_file=None, **(api_key_mode | {"admin_api_key": "short"}))
+    Settings(_env_file=None, **(api_key_mode | {"admin_api_key": "k" * 40}))

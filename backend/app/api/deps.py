@@ -1,18 +1,27 @@
 """`Annotated` dependency aliases: what a route may ask for."""
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from app.auth.access import Access
+from app.auth.principal import Principal
 from app.config import Settings
 from app.container import Container
+from app.storage.api_keys import ApiKeyRepository
 from app.storage.functions import FunctionRepository
+from app.storage.members import MemberRepository
 from app.storage.objects import ObjectStore
 from app.storage.workspaces import WorkspaceRepository
 from app.tasks.service import TaskRepos
 
-# Until authentication lands every caller is this one principal (development only).
-ANONYMOUS_OWNER = "anonymous"
+# Declared for the OpenAPI description; the token itself is checked by the
+# AuthenticationMiddleware before the body is read.
+_bearer = HTTPBearer(
+    auto_error=False,
+    description="An OIDC access token (auth mode jwt), an API key (`faas_…`), or the admin key.",
+)
 
 
 def get_container(request: Request) -> Container:
@@ -20,6 +29,54 @@ def get_container(request: Request) -> Container:
 
 
 ContainerDep = Annotated[Container, Depends(get_container)]
+
+
+def get_caller(
+    request: Request,
+    _: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    """The authenticated caller of this request."""
+    return request.state.caller
+
+
+CallerDep = Annotated[Principal, Depends(get_caller)]
+
+
+def get_access(container: ContainerDep, caller: CallerDep) -> Access:
+    return Access(
+        caller=caller,
+        members=container.members,
+        workspaces=container.workspaces,
+        functions=container.functions,
+        tasks=container.tasks,
+    )
+
+
+AccessDep = Annotated[Access, Depends(get_access)]
+
+
+async def workspace_in_path(workspace_id: str, access: AccessDep) -> dict[str, Any]:
+    """The path's workspace, if the caller is a member (404 otherwise)."""
+    return await access.workspace(workspace_id)
+
+
+async def owned_workspace_in_path(workspace_id: str, access: AccessDep) -> dict[str, Any]:
+    """The path's workspace, if the caller owns it (404 for strangers, 403 for members)."""
+    return await access.workspace(workspace_id, owner=True)
+
+
+async def function_in_path(function_id: str, access: AccessDep) -> dict[str, Any]:
+    return await access.function(function_id)
+
+
+async def task_in_path(task_id: str, access: AccessDep) -> dict[str, Any]:
+    return await access.task(task_id)
+
+
+WorkspaceDep = Annotated[dict[str, Any], Depends(workspace_in_path)]
+OwnedWorkspaceDep = Annotated[dict[str, Any], Depends(owned_workspace_in_path)]
+FunctionDep = Annotated[dict[str, Any], Depends(function_in_path)]
+TaskDep = Annotated[dict[str, Any], Depends(task_in_path)]
 
 
 def get_settings_dep(container: ContainerDep) -> Settings:
@@ -34,6 +91,14 @@ def get_functions(container: ContainerDep) -> FunctionRepository:
     return container.functions
 
 
+def get_members(container: ContainerDep) -> MemberRepository:
+    return container.members
+
+
+def get_api_keys(container: ContainerDep) -> ApiKeyRepository:
+    return container.api_keys
+
+
 def get_objects(container: ContainerDep) -> ObjectStore:
     return container.objects
 
@@ -42,14 +107,10 @@ def get_task_repos(container: ContainerDep) -> TaskRepos:
     return container.task_repos
 
 
-def get_owner() -> str:
-    """The principal the request acts for."""
-    return ANONYMOUS_OWNER
-
-
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 WorkspacesDep = Annotated[WorkspaceRepository, Depends(get_workspaces)]
 FunctionsDep = Annotated[FunctionRepository, Depends(get_functions)]
+MembersDep = Annotated[MemberRepository, Depends(get_members)]
+ApiKeysDep = Annotated[ApiKeyRepository, Depends(get_api_keys)]
 ObjectsDep = Annotated[ObjectStore, Depends(get_objects)]
-OwnerDep = Annotated[str, Depends(get_owner)]
 TaskReposDep = Annotated[TaskRepos, Depends(get_task_repos)]

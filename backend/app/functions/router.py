@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter, status
 
-from app.api.deps import FunctionsDep, WorkspacesDep
+from app.api.deps import FunctionDep, FunctionsDep, WorkspaceDep
 from app.api.pagination import Limit, NextToken
 from app.functions import service
 from app.functions.schemas import Function, FunctionCreate, FunctionList, FunctionUpdate
@@ -16,40 +16,35 @@ router = APIRouter(prefix="/api", tags=["functions"])
     response_model=Function,
 )
 async def create_function(
-    workspace_id: str, data: FunctionCreate, functions: FunctionsDep
+    data: FunctionCreate, workspace: WorkspaceDep, functions: FunctionsDep
 ) -> Function:
-    return await service.create_function(functions=functions, workspace_id=workspace_id, data=data)
+    return await service.create_function(functions=functions, workspace=workspace, data=data)
 
 
 @router.get("/workspaces/{workspace_id}/functions", response_model=FunctionList)
 async def list_functions(
-    workspace_id: str,
-    workspaces: WorkspacesDep,
+    workspace: WorkspaceDep,
     functions: FunctionsDep,
     limit: Limit = 20,
     next_token: NextToken = None,
 ) -> FunctionList:
     return await service.list_functions(
-        workspaces=workspaces,
-        functions=functions,
-        workspace_id=workspace_id,
-        limit=limit,
-        next_token=next_token,
+        functions=functions, workspace=workspace, limit=limit, next_token=next_token
     )
 
 
 @router.get("/functions/{function_id}", response_model=Function)
-async def get_function(function_id: str, functions: FunctionsDep) -> Function:
-    return await service.get_function(functions=functions, function_id=function_id)
+async def get_function(function: FunctionDep) -> Function:
+    return Function.model_validate(function)
 
 
 @router.patch("/functions/{function_id}", response_model=Function)
 async def update_function(
-    function_id: str, data: FunctionUpdate, functions: FunctionsDep
+    data: FunctionUpdate, function: FunctionDep, functions: FunctionsDep
 ) -> Function:
-    return await service.update_function(functions=functions, function_id=function_id, data=data)
+    return await service.update_function(functions=functions, function=function, data=data)
 
 
 @router.delete("/functions/{function_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_function(function_id: str, functions: FunctionsDep) -> None:
-    await service.delete_function(functions=functions, function_id=function_id)
+async def delete_function(function: FunctionDep, functions: FunctionsDep) -> None:
+    await service.delete_function(functions=functions, function=function)

@@ -4,12 +4,14 @@ Item layout (SPEC §3), all in partition `WS#{workspace_id}`:
 
 | item            | SK                  | index keys                                   |
 |-----------------|---------------------|----------------------------------------------|
-| workspace       | `META`              | ListIndex: `OWNER#{owner}` / `{created}#{id}` |
+| workspace       | `META`              |                                              |
+| member          | `MEMBER#{subject}`  | ListIndex: `USER#{subject}` / `{joined}#{id}` |
+| API key         | `APIKEY#{key_id}`   | IdIndex: `APIKEY#{key_id}`                   |
+| rate window     | `RATE#{minute}`     | (task creations per minute; expires via TTL) |
 | function        | `FN#{function_id}`  | IdIndex: `FN#{function_id}`                  |
 | function name   | `FNNAME#{name}`     | (guard item: names are unique per workspace) |
 | build task      | `BUILD#{task_id}`   | IdIndex: `TASK#{task_id}`; DueIndex while active |
 | idempotency key | `IDEM#{sha256(key)}`| (expires through the `ttl` attribute)        |
-| task event      | `EVENT#{task_id}#…` | (pipeline log lines of a task)               |
 """
 
 import hashlib
@@ -37,7 +39,8 @@ FUNCTION_PREFIX = "FN#"
 FUNCTION_NAME_PREFIX = "FNNAME#"
 TASK_PREFIX = "BUILD#"
 IDEMPOTENCY_PREFIX = "IDEM#"
-EVENT_PREFIX = "EVENT#"
+MEMBER_PREFIX = "MEMBER#"
+API_KEY_PREFIX = "APIKEY#"
 
 
 def workspace_pk(workspace_id: str) -> str:
@@ -48,12 +51,28 @@ def workspace_key(workspace_id: str) -> dict[str, str]:
     return {PK: workspace_pk(workspace_id), SK: META}
 
 
-def workspace_list_keys(*, owner: str, created_at: str, workspace_id: str) -> dict[str, str]:
-    return {LIST_PK: owner_list_pk(owner), LIST_SK: f"{created_at}#{workspace_id}"}
+def member_key(workspace_id: str, subject: str) -> dict[str, str]:
+    return {PK: workspace_pk(workspace_id), SK: f"{MEMBER_PREFIX}{subject}"}
 
 
-def owner_list_pk(owner: str) -> str:
-    return f"OWNER#{owner}"
+def member_list_keys(*, subject: str, joined_at: str, workspace_id: str) -> dict[str, str]:
+    return {LIST_PK: user_list_pk(subject), LIST_SK: f"{joined_at}#{workspace_id}"}
+
+
+def user_list_pk(subject: str) -> str:
+    return f"USER#{subject}"
+
+
+def api_key_key(workspace_id: str, key_id: str) -> dict[str, str]:
+    return {PK: workspace_pk(workspace_id), SK: f"{API_KEY_PREFIX}{key_id}"}
+
+
+def api_key_entity_id(key_id: str) -> str:
+    return f"{API_KEY_PREFIX}{key_id}"
+
+
+def rate_key(workspace_id: str, minute: str) -> dict[str, str]:
+    return {PK: workspace_pk(workspace_id), SK: f"RATE#{minute}"}
 
 
 def function_key(workspace_id: str, function_id: str) -> dict[str, str]:
@@ -88,11 +107,3 @@ def all_due_shards() -> list[str]:
 def idempotency_key(workspace_id: str, key: str) -> dict[str, str]:
     digest = hashlib.sha256(key.encode()).hexdigest()
     return {PK: workspace_pk(workspace_id), SK: f"{IDEMPOTENCY_PREFIX}{digest}"}
-
-
-def event_key(workspace_id: str, task_id: str, sequence: str) -> dict[str, str]:
-    return {PK: workspace_pk(workspace_id), SK: f"{EVENT_PREFIX}{task_id}#{sequence}"}
-
-
-def event_prefix(task_id: str) -> str:
-    return f"{EVENT_PREFIX}{task_id}#"

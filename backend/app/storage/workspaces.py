@@ -8,9 +8,6 @@ from app.aws import is_condition_failure
 from app.errors import NotFound
 from app.storage import keys
 from app.storage.dynamo import (
-    Page,
-    decode_token,
-    encode_token,
     from_item,
     set_expression,
     to_item,
@@ -24,21 +21,32 @@ class WorkspaceRepository:
         self._table = table
 
     async def create(self, *, workspace: dict[str, Any]) -> None:
-        """Write a new workspace; its id must not exist yet."""
-        item = {
-            **keys.workspace_key(workspace["id"]),
-            **keys.workspace_list_keys(
-                owner=workspace["owner"],
-                created_at=workspace["created_at"],
+        """Write a new workspace and its owner's membership in one transaction."""
+        item = {**keys.workspace_key(workspace["id"]), "Type": "Workspace", **workspace}
+        owner = {
+            **keys.member_key(workspace["id"], workspace["owner"]),
+            **keys.member_list_keys(
+                subject=workspace["owner"],
+                joined_at=workspace["created_at"],
                 workspace_id=workspace["id"],
             ),
-            "Type": "Workspace",
-            **workspace,
+            "Type": "Member",
+            "workspace_id": workspace["id"],
+            "subject": workspace["owner"],
+            "role": "owner",
+            "joined_at": workspace["created_at"],
         }
-        await self._client.put_item(
-            TableName=self._table,
-            Item=to_item(item),
-            ConditionExpression="attribute_not_exists(PK)",
+        await self._client.transact_write_items(
+            TransactItems=[
+                {
+                    "Put": {
+                        "TableName": self._table,
+                        "Item": to_item(item),
+                        "ConditionExpression": "attribute_not_exists(PK)",
+                    }
+                },
+                {"Put": {"TableName": self._table, "Item": to_item(owner)}},
+            ]
         )
 
     async def get(self, *, workspace_id: str) -> dict[str, Any] | None:
@@ -50,24 +58,21 @@ class WorkspaceRepository:
         item = response.get("Item")
         return _record(item) if item else None
 
-    async def list_for_owner(self, *, owner: str, limit: int, next_token: str | None) -> Page:
-        list_pk = keys.owner_list_pk(owner)
-        request: dict[str, Any] = {
-            "TableName": self._table,
-            "IndexName": keys.LIST_INDEX,
-            "KeyConditionExpression": "#pk = :pk",
-            "ExpressionAttributeNames": {"#pk": keys.LIST_PK},
-            "ExpressionAttributeValues": {":pk": to_value(list_pk)},
-            "Limit": limit,
-        }
-        start = decode_token(next_token, expected={keys.LIST_PK: list_pk})
-        if start:
-            request["ExclusiveStartKey"] = start
-        response = await self._client.query(**request)
-        return Page(
-            items=[_record(item) for item in response.get("Items", [])],
-            next_token=encode_token(response.get("LastEvaluatedKey")),
-        )
+    async def get_many(self, *, workspace_ids: list[str]) -> list[dict[str, Any]]:
+        """The workspaces that exist among `workspace_ids`, in that order."""
+        if not workspace_ids:
+            return []
+        wanted = [to_item(keys.workspace_key(ws)) for ws in workspace_ids]
+        found: dict[str, dict[str, Any]] = {}
+        while wanted:
+            response = await self._client.batch_get_item(
+                RequestItems={self._table: {"Keys": wanted, "ConsistentRead": True}}
+            )
+            for item in response.get("Responses", {}).get(self._table, []):
+                record = _record(item)
+                found[record["id"]] = record
+            wanted = response.get("UnprocessedKeys", {}).get(self._table, {}).get("Keys", [])
+        return [found[ws] for ws in workspace_ids if ws in found]
 
     async def update(self, *, workspace_id: str, changes: dict[str, Any]) -> dict[str, Any]:
         """Apply `changes` to an existing workspace and return the new record."""

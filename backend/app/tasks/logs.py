@@ -7,6 +7,7 @@ from typing import Any
 
 from app.errors import InvalidInput
 from app.storage.objects import ObjectStore, split_s3_uri
+from app.storage.tasks import TaskRepository
 from app.tasks.schemas import LogEntry, LogPage
 
 FUNCTION_TASKS_SHOWN = 10
@@ -45,21 +46,20 @@ async def task_entries(*, objects: ObjectStore, task: dict[str, Any]) -> list[Lo
     return entries
 
 
-async def function_entries(*, repos: Any, function_id: str) -> list[LogEntry]:
+async def function_entries(
+    *, tasks: TaskRepository, objects: ObjectStore, function: dict[str, Any]
+) -> list[LogEntry]:
     """The logs of a function's most recent tasks, oldest first."""
-    from app.tasks.service import get_function_record
-
-    function = await get_function_record(repos=repos, function_id=function_id)
-    page = await repos.tasks.list_in_workspace(
+    page = await tasks.list_in_workspace(
         workspace_id=function["workspace_id"],
         status=None,
-        function_id=function_id,
+        function_id=function["id"],
         limit=200,
         next_token=None,
     )
     entries: list[LogEntry] = []
     for task in reversed(page.items[:FUNCTION_TASKS_SHOWN]):
-        entries.extend(await task_entries(objects=repos.objects, task=task))
+        entries.extend(await task_entries(objects=objects, task=task))
     entries.sort(key=lambda entry: entry.time)
     return entries
 

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Header, Query, Response, UploadFile, status
 
-from app.api.deps import ContainerDep, TaskReposDep
+from app.api.deps import AccessDep, ContainerDep, FunctionDep, TaskDep, TaskReposDep, WorkspaceDep
 from app.api.pagination import Limit, NextToken
 from app.functions.schemas import FunctionName
 from app.tasks import intake, logs, service
@@ -47,6 +47,7 @@ def _answer(response: Response, task: dict, replayed: bool) -> TaskStatusRespons
 
 async def _upload(
     *,
+    access: AccessDep,
     container: ContainerDep,
     repos: service.TaskRepos,
     file: UploadFile,
@@ -57,6 +58,7 @@ async def _upload(
     options: dict,
     idempotency_key: str | None,
 ) -> tuple[dict, bool]:
+    await access.workspace(workspace_id)  # before the file is read: strangers learn nothing
     source = await intake.receive_source(file, container.settings)
     try:
         task, replayed = await service.create_upload_task(
@@ -84,6 +86,7 @@ async def _upload(
 )
 async def build(
     response: Response,
+    access: AccessDep,
     container: ContainerDep,
     repos: TaskReposDep,
     file: UploadedFile,
@@ -94,7 +97,7 @@ async def build(
 ) -> TaskStatusResponse:
     """Upload a function's source and build it into a WebAssembly component."""
     task, replayed = await _upload(
-        container=container, repos=repos, file=file, task_type="build",
+        access=access, container=container, repos=repos, file=file, task_type="build",
         workspace_id=workspace_id, app_name=app_name, function_id=function_id, options={},
         idempotency_key=idempotency_key,
     )  # fmt: skip
@@ -108,6 +111,7 @@ async def build(
 )
 async def build_and_push(
     response: Response,
+    access: AccessDep,
     container: ContainerDep,
     repos: TaskReposDep,
     file: UploadedFile,
@@ -121,7 +125,7 @@ async def build_and_push(
     """Upload, build and push to the registry in one task (BuildAndPushRequest fields)."""
     options = {"repository": repository, "tag": tag}
     task, replayed = await _upload(
-        container=container, repos=repos, file=file, task_type="build-and-push",
+        access=access, container=container, repos=repos, file=file, task_type="build-and-push",
         workspace_id=workspace_id, app_name=app_name, function_id=function_id,
         options={k: v for k, v in options.items() if v}, idempotency_key=idempotency_key,
     )  # fmt: skip
@@ -135,8 +139,9 @@ async def build_and_push(
     tags=["functions"],
 )
 async def deploy_function(
-    function_id: str,
+    function: FunctionDep,
     response: Response,
+    access: AccessDep,
     container: ContainerDep,
     repos: TaskReposDep,
     file: UploadedFile,
@@ -144,16 +149,15 @@ async def deploy_function(
     idempotency_key: IdempotencyKey = None,
 ) -> TaskStatusResponse:
     """The whole pipeline for a function: upload → build → push → scaffold → deploy."""
-    function = await service.get_function_record(repos=repos, function_id=function_id)
     options = {
         "replicas": function.get("replicas", 2),
         "variables": function.get("variables") or {},
         "namespace": namespace,
     }
     task, replayed = await _upload(
-        container=container, repos=repos, file=file, task_type="build-and-deploy",
+        access=access, container=container, repos=repos, file=file, task_type="build-and-deploy",
         workspace_id=function["workspace_id"], app_name=function["name"],
-        function_id=function_id, options={k: v for k, v in options.items() if v is not None},
+        function_id=function["id"], options={k: v for k, v in options.items() if v is not None},
         idempotency_key=idempotency_key,
     )  # fmt: skip
     return _answer(response, task, replayed)
@@ -163,11 +167,13 @@ async def deploy_function(
 async def push(
     data: PushRequest,
     response: Response,
+    access: AccessDep,
     container: ContainerDep,
     repos: TaskReposDep,
     idempotency_key: IdempotencyKey = None,
 ) -> TaskStatusResponse:
     """Push a built component to the registry as an OCI artifact."""
+    await access.workspace(data.workspace_id)
     task, replayed = await service.create_follow_up_task(
         repos=repos, settings=container.settings, task_type="push",
         workspace_id=data.workspace_id, app_name=data.app_name, function_id=data.function_id,
@@ -186,11 +192,13 @@ async def push(
 async def scaffold(
     data: ScaffoldRequest,
     response: Response,
+    access: AccessDep,
     container: ContainerDep,
     repos: TaskReposDep,
     idempotency_key: IdempotencyKey = None,
 ) -> TaskStatusResponse:
     """Generate the SpinApp manifest for an image."""
+    await access.workspace(data.workspace_id)
     options = data.model_dump(
         include={
             "replicas",
@@ -217,11 +225,13 @@ async def scaffold(
 async def deploy(
     data: DeployRequest,
     response: Response,
+    access: AccessDep,
     container: ContainerDep,
     repos: TaskReposDep,
     idempotency_key: IdempotencyKey = None,
 ) -> TaskStatusResponse:
     """Apply a SpinApp manifest to the cluster and wait until it has ready replicas."""
+    await access.workspace(data.workspace_id)
     task, replayed = await service.create_follow_up_task(
         repos=repos, settings=container.settings, task_type="deploy",
         workspace_id=data.workspace_id, app_name=data.app_name, function_id=data.function_id,
@@ -235,14 +245,14 @@ async def deploy(
 
 
 @router.get("/api/v1/tasks/{task_id}", response_model=TaskStatusResponse)
-async def get_task(task_id: str, repos: TaskReposDep) -> TaskStatusResponse:
+async def get_task(task: TaskDep) -> TaskStatusResponse:
     """The task's status (polled by the frontend)."""
-    return service.to_response(await service.get_task(tasks=repos.tasks, task_id=task_id))
+    return service.to_response(task)
 
 
 @router.get("/api/workspaces/{workspace_id}/tasks", response_model=TaskList, tags=["workspaces"])
 async def list_tasks(
-    workspace_id: str,
+    workspace: WorkspaceDep,
     repos: TaskReposDep,
     status_filter: Annotated[TaskStatus | None, Query(alias="status")] = None,
     limit: Limit = 20,
@@ -250,14 +260,14 @@ async def list_tasks(
 ) -> TaskList:
     """A workspace's tasks, newest first, optionally only those in one status."""
     return await service.list_tasks(
-        repos=repos, workspace_id=workspace_id, status=status_filter, limit=limit,
+        repos=repos, workspace=workspace, status=status_filter, limit=limit,
         next_token=next_token,
     )  # fmt: skip
 
 
 @router.get("/api/v1/tasks/{task_id}/logs", response_model=LogPage)
 async def task_logs(
-    task_id: str,
+    task: TaskDep,
     repos: TaskReposDep,
     since: Annotated[str | None, Query(description="ISO 8601; only entries after it")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
@@ -265,14 +275,13 @@ async def task_logs(
     next_token: NextToken = None,
 ) -> LogPage:
     """The task's pipeline events and its build log."""
-    task = await service.get_task(tasks=repos.tasks, task_id=task_id)
     entries = await logs.task_entries(objects=repos.objects, task=task)
     return logs.page(entries, since=since, limit=limit, tail=tail, next_token=next_token)
 
 
 @router.get("/api/functions/{function_id}/logs", response_model=LogPage, tags=["functions"])
 async def function_logs(
-    function_id: str,
+    function: FunctionDep,
     repos: TaskReposDep,
     since: Annotated[str | None, Query(description="ISO 8601; only entries after it")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
@@ -280,5 +289,7 @@ async def function_logs(
     next_token: NextToken = None,
 ) -> LogPage:
     """Build logs and pipeline events of the function's recent tasks, oldest first."""
-    entries = await logs.function_entries(repos=repos, function_id=function_id)
+    entries = await logs.function_entries(
+        tasks=repos.tasks, objects=repos.objects, function=function
+    )
     return logs.page(entries, since=since, limit=limit, tail=tail, next_token=next_token)

@@ -9,9 +9,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from app.auth.access import function_not_found, task_not_found
 from app.clock import now_iso
 from app.config import Settings
-from app.errors import Conflict, InvalidInput, NotFound, Unprocessable
+from app.errors import Conflict, InvalidInput, Unprocessable
 from app.ids import is_id, new_id
 from app.storage.functions import FunctionRepository
 from app.storage.objects import ObjectStore, s3_uri
@@ -44,10 +45,6 @@ class TaskRepos:
     objects: ObjectStore
 
 
-def task_not_found(task_id: str) -> NotFound:
-    return NotFound(f"Task {task_id} not found", code="TASK_NOT_FOUND")
-
-
 def to_response(task: dict[str, Any]) -> TaskStatusResponse:
     """The stored item (SPEC §3 attributes) → the API's task status shape."""
     return TaskStatusResponse(
@@ -67,13 +64,6 @@ def to_response(task: dict[str, Any]) -> TaskStatusResponse:
     )
 
 
-async def get_task(*, tasks: TaskRepository, task_id: str) -> dict[str, Any]:
-    record = await tasks.get(task_id=task_id) if is_id(task_id) else None
-    if record is None:
-        raise task_not_found(task_id)
-    return record
-
-
 async def _file_chunks(path: Path) -> AsyncIterator[bytes]:
     # Local-disk reads of 1 MiB are short; the S3 upload between them is what takes time.
     with path.open("rb") as handle:
@@ -85,19 +75,17 @@ def _fingerprint(**fields: Any) -> str:
     return hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()
 
 
-async def _resolve_owner(
+async def _resolve_function(
     *, repos: TaskRepos, workspace_id: str, function_id: str | None, app_name: str | None
 ) -> tuple[dict[str, Any] | None, str]:
-    """Check the workspace (and function) exist; return the function and the app name."""
-    if not is_id(workspace_id) or await repos.workspaces.get(workspace_id=workspace_id) is None:
-        raise NotFound(f"Workspace {workspace_id} not found", code="WORKSPACE_NOT_FOUND")
+    """The task's function (in the same workspace) if any, and the app name to build."""
     if function_id is None:
         if not app_name:
             raise Unprocessable("app_name is required", code="VALIDATION_ERROR")
         return None, app_name
     function = await repos.functions.get(function_id=function_id) if is_id(function_id) else None
     if function is None or function["workspace_id"] != workspace_id:
-        raise NotFound(f"Function {function_id} not found", code="FUNCTION_NOT_FOUND")
+        raise function_not_found(function_id)
     if app_name and app_name != function["name"]:
         raise Unprocessable(
             f"app_name must be the function's name ({function['name']!r}) or left out",
@@ -240,7 +228,7 @@ async def create_upload_task(
     idempotency_key: str | None,
 ) -> tuple[dict[str, Any], bool]:
     """Store an uploaded source and create the task that builds it; (task, replayed)."""
-    function, app_name = await _resolve_owner(
+    function, app_name = await _resolve_function(
         repos=repos, workspace_id=workspace_id, function_id=function_id, app_name=app_name
     )
     fingerprint = _fingerprint(
@@ -323,7 +311,7 @@ async def create_follow_up_task(
             raise InvalidInput(
                 f"wasm_path must be a build artifact under {prefix}", code="INVALID_INPUT"
             )
-    function, app_name = await _resolve_owner(
+    function, app_name = await _resolve_function(
         repos=repos, workspace_id=workspace_id, function_id=function_id, app_name=app_name
     )
     fingerprint = _fingerprint(
@@ -350,20 +338,16 @@ async def create_follow_up_task(
     )  # fmt: skip
 
 
-async def get_function_record(*, repos: TaskRepos, function_id: str) -> dict[str, Any]:
-    function = await repos.functions.get(function_id=function_id) if is_id(function_id) else None
-    if function is None:
-        raise NotFound(f"Function {function_id} not found", code="FUNCTION_NOT_FOUND")
-    return function
-
-
 async def list_tasks(
-    *, repos: TaskRepos, workspace_id: str, status: str | None, limit: int, next_token: str | None
+    *,
+    repos: TaskRepos,
+    workspace: dict[str, Any],
+    status: str | None,
+    limit: int,
+    next_token: str | None,
 ) -> TaskList:
     """One page of a workspace's tasks, newest first."""
-    if not is_id(workspace_id) or await repos.workspaces.get(workspace_id=workspace_id) is None:
-        raise NotFound(f"Workspace {workspace_id} not found", code="WORKSPACE_NOT_FOUND")
     page = await repos.tasks.list_in_workspace(
-        workspace_id=workspace_id, status=status, limit=limit, next_token=next_token
+        workspace_id=workspace["id"], status=status, limit=limit, next_token=next_token
     )
     return TaskList(items=[to_response(item) for item in page.items], next_token=page.next_token)

@@ -4,7 +4,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
-from app.api.deps import FunctionsDep, ObjectsDep, OwnerDep, WorkspacesDep
+from app.api.deps import (
+    CallerDep,
+    FunctionsDep,
+    MembersDep,
+    ObjectsDep,
+    OwnedWorkspaceDep,
+    WorkspaceDep,
+    WorkspacesDep,
+)
 from app.api.pagination import Limit, NextToken
 from app.workspaces import service
 from app.workspaces.schemas import Workspace, WorkspaceCreate, WorkspaceList, WorkspaceUpdate
@@ -14,37 +22,42 @@ router = APIRouter(prefix="/api/workspaces", tags=["workspaces"])
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=Workspace)
 async def create_workspace(
-    data: WorkspaceCreate, workspaces: WorkspacesDep, owner: OwnerDep
+    data: WorkspaceCreate, workspaces: WorkspacesDep, caller: CallerDep
 ) -> Workspace:
-    return await service.create_workspace(workspaces=workspaces, owner=owner, data=data)
+    """Create a workspace; you become its owner."""
+    return await service.create_workspace(workspaces=workspaces, caller=caller, data=data)
 
 
 @router.get("", response_model=WorkspaceList)
 async def list_workspaces(
-    workspaces: WorkspacesDep, owner: OwnerDep, limit: Limit = 20, next_token: NextToken = None
+    workspaces: WorkspacesDep,
+    members: MembersDep,
+    caller: CallerDep,
+    limit: Limit = 20,
+    next_token: NextToken = None,
 ) -> WorkspaceList:
+    """The workspaces you are a member of."""
     return await service.list_workspaces(
-        workspaces=workspaces, owner=owner, limit=limit, next_token=next_token
+        workspaces=workspaces, members=members, caller=caller, limit=limit, next_token=next_token
     )
 
 
 @router.get("/{workspace_id}", response_model=Workspace)
-async def get_workspace(workspace_id: str, workspaces: WorkspacesDep) -> Workspace:
-    return await service.get_workspace(workspaces=workspaces, workspace_id=workspace_id)
+async def get_workspace(workspace: WorkspaceDep) -> Workspace:
+    return Workspace.model_validate(workspace)
 
 
 @router.patch("/{workspace_id}", response_model=Workspace)
 async def update_workspace(
-    workspace_id: str, data: WorkspaceUpdate, workspaces: WorkspacesDep
+    data: WorkspaceUpdate, workspace: OwnedWorkspaceDep, workspaces: WorkspacesDep
 ) -> Workspace:
-    return await service.update_workspace(
-        workspaces=workspaces, workspace_id=workspace_id, data=data
-    )
+    """Rename or describe a workspace (owners only)."""
+    return await service.update_workspace(workspaces=workspaces, workspace=workspace, data=data)
 
 
 @router.delete("/{workspace_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_workspace(
-    workspace_id: str,
+    workspace: OwnedWorkspaceDep,
     workspaces: WorkspacesDep,
     functions: FunctionsDep,
     objects: ObjectsDep,
@@ -52,10 +65,11 @@ async def delete_workspace(
         bool, Query(description="Also delete the workspace's functions, tasks and sources.")
     ] = False,
 ) -> None:
+    """Delete a workspace (owners only)."""
     await service.delete_workspace(
         workspaces=workspaces,
         functions=functions,
         objects=objects,
-        workspace_id=workspace_id,
+        workspace=workspace,
         cascade=cascade,
     )

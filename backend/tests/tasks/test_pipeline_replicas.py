@@ -3,8 +3,6 @@
 import asyncio
 from collections import Counter
 
-import httpx
-
 from app.config import Settings
 from testing.fake_infra import FakeInfraService
 from tests.conftest import create_workspace, with_overrides

@@ -1,0 +1,76 @@
+"""What a caller may touch: the workspaces they are a member of, and what lives in them.
+
+Every workspace-scoped read and write goes through `Access`. A resource in a workspace the caller
+may not use answers exactly like one that does not exist (404), so ids leak nothing; 403 is only
+for members asking for an owner's action.
+"""
+
+from typing import Any
+
+from app.auth.principal import Principal
+from app.errors import Forbidden, NotFound
+from app.ids import is_id
+from app.storage.functions import FunctionRepository
+from app.storage.members import MemberRepository
+from app.storage.tasks import TaskRepository
+from app.storage.workspaces import WorkspaceRepository
+
+
+def workspace_not_found(workspace_id: str) -> NotFound:
+    return NotFound(f"Workspace {workspace_id} not found", code="WORKSPACE_NOT_FOUND")
+
+
+def function_not_found(function_id: str) -> NotFound:
+    return NotFound(f"Function {function_id} not found", code="FUNCTION_NOT_FOUND")
+
+
+def task_not_found(task_id: str) -> NotFound:
+    return NotFound(f"Task {task_id} not found", code="TASK_NOT_FOUND")
+
+
+class Access:
+    def __init__(
+        self,
+        *,
+        caller: Principal,
+        members: MemberRepository,
+        workspaces: WorkspaceRepository,
+        functions: FunctionRepository,
+        tasks: TaskRepository,
+    ) -> None:
+        self.caller = caller
+        self._members = members
+        self._workspaces = workspaces
+        self._functions = functions
+        self._tasks = tasks
+
+    async def role_in(self, workspace_id: str) -> str | None:
+        """The caller's role in a workspace, or None when they may not use it."""
+        if not is_id(workspace_id):
+            return None
+        if self.caller.is_key:
+            return "member" if self.caller.workspace_id == workspace_id else None
+        member = await self._members.get(workspace_id=workspace_id, subject=self.caller.subject)
+        return member["role"] if member else None
+
+    async def workspace(self, workspace_id: str, *, owner: bool = False) -> dict[str, Any]:
+        """The workspace, if the caller may use it (and owns it, when `owner`)."""
+        role = await self.role_in(workspace_id)
+        record = await self._workspaces.get(workspace_id=workspace_id) if role else None
+        if record is None:
+            raise workspace_not_found(workspace_id)
+        if owner and role != "owner":
+            raise Forbidden("Only the workspace's owner may do this", code="OWNER_REQUIRED")
+        return record
+
+    async def function(self, function_id: str) -> dict[str, Any]:
+        record = await self._functions.get(function_id=function_id) if is_id(function_id) else None
+        if record is None or not await self.role_in(record["workspace_id"]):
+            raise function_not_found(function_id)
+        return record
+
+    async def task(self, task_id: str) -> dict[str, Any]:
+        record = await self._tasks.get(task_id=task_id) if is_id(task_id) else None
+        if record is None or not await self.role_in(record["workspace_id"]):
+            raise task_not_found(task_id)
+        return record
