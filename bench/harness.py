@@ -1,0 +1,432 @@
+"""What every benchmark shares: servers on loopback, process probes, statistics, result tables.
+
+Servers are real processes (moto, uvicorn) bound to 127.0.0.1 on free ports. Each is started
+with PR_SET_PDEATHSIG (and the moto wrapper watches its parent), so they stop by themselves if
+the benchmark dies; the context managers stop them otherwise.
+"""
+
+import asyncio
+import contextlib
+import ctypes
+import datetime as dt
+import json
+import os
+import platform
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
+# BENCH_BACKEND_DIR runs another copy of backend/ (e.g. `git archive` of a commit) instead.
+BACKEND = Path(os.environ.get("BENCH_BACKEND_DIR") or ROOT / "backend").resolve()
+for _path in (ROOT, BACKEND):
+    if str(_path) not in sys.path:
+        sys.path.insert(0, str(_path))
+
+PYTHON = sys.executable
+TOKEN = "bench-infra-token"
+MIB = 1024 * 1024
+AWS_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_REGION": "us-east-1",
+}
+for _name, _value in AWS_ENV.items():
+    os.environ.setdefault(_name, _value)
+
+HELLO = b"""from spin_sdk import http
+from spin_sdk.http import Request, Response
+
+
+class IncomingHandler(http.IncomingHandler):
+    def handle_request(self, request: Request) -> Response:
+        return Response(200, {"content-type": "text/plain"}, b"hello")
+"""
+
+
+# --- results ------------------------------------------------------------------------------
+
+
+@dataclass
+class Row:
+    figure: str
+    value: str
+    target: str = ""
+    met: bool | None = None  # None: informational, no target
+
+
+@dataclass
+class Section:
+    name: str
+    title: str
+    rows: list[Row] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def add(self, figure: str, value: str, target: str = "", met: bool | None = None) -> None:
+        self.rows.append(Row(figure, value, target, met))
+
+    def note(self, text: str) -> None:
+        self.notes.append(text)
+
+    def markdown(self) -> str:
+        lines = [f"### {self.title}", "", "| figure | value | target | met? |", "|---|---|---|---|"]
+        for row in self.rows:
+            met = {True: "yes", False: "**no**", None: ""}[row.met]
+            lines.append(f"| {row.figure} | {row.value} | {row.target} | {met} |")
+        lines.append("")
+        lines += [f"- {note}" for note in self.notes]
+        if self.notes:
+            lines.append("")
+        return "\n".join(lines)
+
+
+def print_section(section: Section) -> None:
+    print()
+    print(section.markdown())
+    print(f"({section.name}: {section.seconds:.0f} s)", flush=True)
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def machine() -> dict[str, str]:
+    """CPU model, cores, RAM, Python, OS and date of this run."""
+    model = platform.processor() or "?"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    ram = "?"
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                ram = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
+    return {
+        "CPU": model,
+        "cores": str(os.cpu_count()),
+        "RAM": ram,
+        "Python": platform.python_version(),
+        "OS": f"{platform.system()} {platform.release()}",
+        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+    }
+
+
+# --- statistics ---------------------------------------------------------------------------
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The q-th percentile (0-100) by linear interpolation; nan for no values."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    k = (len(ordered) - 1) * q / 100
+    low = int(k)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (k - low)
+
+
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+# --- processes ----------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _die_with_parent() -> None:
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def spawn(command: list[str], *, env: dict[str, str], cwd: Path, log_name: str) -> subprocess.Popen:
+    log_dir = BENCH / ".logs"
+    log_dir.mkdir(exist_ok=True)
+    out = (log_dir / f"{log_name}.log").open("wb")
+    return subprocess.Popen(
+        command,
+        cwd=cwd,
+        env=env,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        preexec_fn=_die_with_parent,
+    )
+
+
+def stop(process: subprocess.Popen, timeout: float = 15) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def wait_http(url: str, process: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{process.args!r} exited with {process.returncode}")
+        with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=2):
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} did not answer within {timeout:.0f} s")
+
+
+class ProcStats:
+    """CPU time and memory of a process, from /proc."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self._ticks = os.sysconf("SC_CLK_TCK")
+
+    def cpu_seconds(self) -> float:
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / self._ticks  # utime + stime
+
+    def memory_kib(self) -> dict[str, int]:
+        """VmRSS and VmHWM (peak RSS since start), in KiB."""
+        values = {}
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            name, _, rest = line.partition(":")
+            if name in {"VmRSS", "VmHWM"}:
+                values[name] = int(rest.split()[0])
+        return values
+
+
+class RssSampler:
+    """Samples a process's VmRSS every `interval` seconds in a thread; keeps the peak."""
+
+    def __init__(self, pid: int, interval: float = 0.005) -> None:
+        self._stats = ProcStats(pid)
+        self._interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self.peak_kib = 0
+        self.samples = 0
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            rss = self._stats.memory_kib()["VmRSS"]
+            self.peak_kib = max(self.peak_kib, rss)
+            self.samples += 1
+            self._stop.wait(self._interval)
+
+    def __enter__(self) -> "RssSampler":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+# --- moto ---------------------------------------------------------------------------------
+
+
+class Moto:
+    """A counting moto server process (bench/moto_counting.py)."""
+
+    def __init__(self, process: subprocess.Popen, port: int) -> None:
+        self.process = process
+        self.url = f"http://127.0.0.1:{port}"
+        self.stats = ProcStats(process.pid)
+
+    def counts(self) -> dict[str, int]:
+        with urllib.request.urlopen(f"{self.url}/_bench/counts", timeout=10) as response:
+            return json.load(response)
+
+    def reset_counts(self) -> None:
+        request = urllib.request.Request(f"{self.url}/_bench/reset", method="POST")
+        with urllib.request.urlopen(request, timeout=10):
+            pass
+
+    def dynamodb_requests(self) -> int:
+        return sum(n for name, n in self.counts().items() if name.startswith("dynamodb:"))
+
+
+@contextlib.contextmanager
+def running_moto() -> Iterator[Moto]:
+    """A moto server with the backend's table, bucket and ECR repository created."""
+    port = free_port()
+    env = {**os.environ, **AWS_ENV, "MOTO_PORT": str(port)}
+    process = spawn(
+        [PYTHON, str(BENCH / "moto_counting.py"), "--port", str(port), "--parent-pid",
+         str(os.getpid())],
+        env=env, cwd=ROOT, log_name=f"moto-{port}",
+    )  # fmt: skip
+    try:
+        moto = Moto(process, port)
+        wait_http(f"{moto.url}/_bench/counts", process)
+        from app.bootstrap import ensure_resources
+
+        ensure_resources(settings_for(moto.url))
+        moto.reset_counts()
+        yield moto
+    finally:
+        stop(process)
+
+
+def settings_for(endpoint: str, **overrides: Any) -> Any:
+    from app.config import Settings
+
+    values: dict[str, Any] = {
+        "aws_endpoint_url": endpoint,
+        "aws_region": "us-east-1",
+        "aws_access_key_id": "testing",
+        "aws_secret_access_key": "testing",
+    }
+    return Settings(_env_file=None, **(values | overrides))  # type: ignore[call-arg]
+
+
+# --- the backend --------------------------------------------------------------------------
+
+
+class Backend:
+    """A uvicorn process serving app.main:app."""
+
+    def __init__(self, process: subprocess.Popen, port: int) -> None:
+        self.process = process
+        self.pid = process.pid
+        self.url = f"http://127.0.0.1:{port}"
+        self.stats = ProcStats(process.pid)
+
+
+def backend_env(moto_url: str, infra_url: str | None = None, **settings: Any) -> dict[str, str]:
+    """The backend's environment: moto, the (fake) infra service, quiet logs, overrides."""
+    infra = infra_url or "http://127.0.0.1:9"  # nothing listens: the pollers see it down
+    env = {
+        **os.environ,
+        **AWS_ENV,
+        "APP_ENV": "development",
+        "AUTH_MODE": "none",
+        # Per-workspace abuse limits (where the backend has them) would throttle the benchmarks.
+        "WORKSPACE_MAX_ACTIVE_TASKS": "1000000",
+        "WORKSPACE_MAX_TASKS_PER_MINUTE": "1000000",
+        "LOG_LEVEL": "WARNING",
+        "AWS_ENDPOINT_URL": moto_url,
+        "INFRA_SERVICE_TOKEN": TOKEN,
+        "BUILD_SERVICE_URL": infra,
+        "PUSH_SERVICE_URL": infra,
+        "SCAFFOLD_SERVICE_URL": infra,
+        "DEPLOY_SERVICE_URL": infra,
+        "PYTHONPATH": str(BACKEND),
+    }
+    env |= {name.upper(): str(value) for name, value in settings.items()}
+    return env
+
+
+@contextlib.contextmanager
+def running_backend(env: dict[str, str], *, name: str = "backend") -> Iterator[Backend]:
+    """`uvicorn app.main:app` (one process, no access log) until the block ends."""
+    port = free_port()
+    process = spawn(
+        [PYTHON, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", str(port),
+         "--no-access-log", "--log-level", "warning"],
+        env=env, cwd=BACKEND, log_name=f"{name}-{port}",
+    )  # fmt: skip
+    try:
+        backend = Backend(process, port)
+        wait_http(f"{backend.url}/health", process)
+        yield backend
+    finally:
+        stop(process, timeout=40)
+
+
+class LeanHttp:
+    """A minimal HTTP/1.1 keep-alive GET client: one connection, one request at a time.
+
+    httpx costs the load generator several CPU-ms per request; on a 2-core machine that CPU is
+    taken from the servers being measured. This client costs a small fraction of that.
+    """
+
+    def __init__(self, url: str) -> None:
+        host, port = url.removeprefix("http://").split(":")
+        self._address = (host, int(port))
+        self._reader: asyncio.StreamReader | None = None
+        self._writer: asyncio.StreamWriter | None = None
+
+    async def get(self, path: str) -> tuple[int, bytes]:
+        try:
+            return await self._get(path)
+        except (asyncio.IncompleteReadError, ConnectionError):
+            await self.close()  # the server closed an idle keep-alive connection: reconnect
+            return await self._get(path)
+
+    async def _get(self, path: str) -> tuple[int, bytes]:
+        if self._writer is None:
+            self._reader, self._writer = await asyncio.open_connection(*self._address)
+        assert self._reader is not None
+        self._writer.write(f"GET {path} HTTP/1.1\r\nHost: bench\r\n\r\n".encode())
+        head = await self._reader.readuntil(b"\r\n\r\n")
+        status = int(head[9:12])
+        length = 0
+        for line in head.split(b"\r\n"):
+            name, _, value = line.partition(b":")
+            if name.lower() == b"content-length":
+                length = int(value)
+        body = await self._reader.readexactly(length)
+        return status, body
+
+    async def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            with contextlib.suppress(OSError):
+                await self._writer.wait_closed()
+            self._writer = None
+
+
+async def create_workspace(client: Any, name: str = "bench") -> str:
+    response = await client.post("/api/workspaces", json={"name": name})
+    response.raise_for_status()
+    return response.json()["id"]
+
+
+async def upload_build(
+    client: Any, workspace_id: str, *, content: bytes = HELLO, app_name: str = "hello"
+) -> dict[str, Any]:
+    response = await client.post(
+        "/api/v1/build",
+        data={"workspace_id": workspace_id, "app_name": app_name},
+        files={"file": ("app.py", content)},
+    )
+    if response.status_code != 202:
+        raise RuntimeError(f"upload answered {response.status_code}: {response.text[:300]}")
+    return response.json()
+
+
+def fmt_ms(seconds: float) -> str:
+    return f"{seconds * 1000:.0f} ms" if seconds < 10 else f"{seconds:.1f} s"
+
+
+def cli(run: Any, name: str) -> None:
+    """`python bench/<name>.py [--quick] [--profile]`: run one benchmark and print its table."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=f"The {name} benchmark.")
+    parser.add_argument("--quick", action="store_true", help="fewer, shorter runs")
+    parser.add_argument("--profile", action="store_true", help="sample the backend with py-spy")
+    args = parser.parse_args()
+    started = time.monotonic()
+    section = run(quick=args.quick, profile=args.profile)
+    section.seconds = time.monotonic() - started
+    print_section(section)

@@ -1,0 +1,257 @@
+"""1. Status polling: `GET /api/v1/tasks/{id}` under 50 concurrent pollers, next to the raw
+DynamoDB reads the route makes, against the same moto server in the same run.
+
+The backend is a real uvicorn process with its pollers on, driving the task being read (the fake
+infrastructure service keeps its job running). Phases alternate — backend route, raw Query on
+IdIndex (what the route does), raw GetItem (what the issue names), `/health` (the backend with
+no DynamoDB call) — for several rounds; the figures are medians over the rounds. CPU seconds
+per request of each process (load generator, backend, moto) come from /proc, so the figures
+say where the time goes on this 2-core machine.
+
+    python bench/polling.py [--quick] [--profile]
+"""
+
+import asyncio
+import os
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import aioboto3
+import httpx
+from harness import (
+    Backend,
+    LeanHttp,
+    Moto,
+    ProcStats,
+    Section,
+    backend_env,
+    cli,
+    create_workspace,
+    log,
+    median,
+    percentile,
+    running_backend,
+    running_moto,
+    settings_for,
+    upload_build,
+)
+
+from testing.fake_infra import FakeInfraService
+
+NAME = "polling"
+TITLE = "1. Status polling (GET /api/v1/tasks/{id}, 50 concurrent pollers)"
+CONCURRENCY = 50
+TARGET_RATIO = 0.8
+
+
+@dataclass
+class Phase:
+    requests: int
+    errors: int
+    seconds: float
+    latencies: list[float]
+    cpu: dict[str, float]  # process → CPU seconds during the phase
+
+    @property
+    def rate(self) -> float:
+        return self.requests / self.seconds
+
+    def cpu_ms_per_request(self, process: str) -> float:
+        return self.cpu[process] * 1000 / max(self.requests, 1)
+
+
+async def hammer(
+    call: Callable[[int], Awaitable[bool]], *, seconds: float, probes: dict[str, ProcStats]
+) -> Phase:
+    """`CONCURRENCY` workers calling `call` back to back for `seconds` (bounded by time)."""
+    latencies: list[float] = []
+    errors = 0
+    deadline = time.monotonic() + seconds
+
+    async def worker(number: int) -> None:
+        nonlocal errors
+        while time.monotonic() < deadline:
+            started = time.perf_counter()
+            ok = await call(number)
+            latencies.append(time.perf_counter() - started)
+            errors += not ok
+
+    before = {name: probe.cpu_seconds() for name, probe in probes.items()}
+    started = time.monotonic()
+    await asyncio.gather(*(worker(number) for number in range(CONCURRENCY)))
+    elapsed = time.monotonic() - started
+    cpu = {name: probe.cpu_seconds() - before[name] for name, probe in probes.items()}
+    return Phase(len(latencies), errors, elapsed, latencies, cpu)
+
+
+async def measure(
+    moto: Moto, backend: Backend, *, rounds: int, seconds: float, profile: bool
+) -> tuple[dict[str, list[Phase]], list[str]]:
+    limits = httpx.Limits(max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY)
+    async with httpx.AsyncClient(base_url=backend.url, limits=limits, timeout=30) as http:
+        workspace_id = await create_workspace(http)
+        task = await upload_build(http, workspace_id)
+        task_id = task["task_id"]
+        for _ in range(100):  # the pollers pick it up: the read sees a running task
+            if (await http.get(f"/api/v1/tasks/{task_id}")).json()["status"] == "running":
+                break
+            await asyncio.sleep(0.1)
+
+        from app.aws import client_config
+        from app.storage import keys
+
+        settings = settings_for(moto.url)
+        session = aioboto3.Session(region_name="us-east-1")
+        async with session.client(
+            "dynamodb", endpoint_url=moto.url, config=client_config(settings)
+        ) as dynamodb:
+            table = settings.dynamodb_table
+
+            lean = [LeanHttp(backend.url) for _ in range(CONCURRENCY)]
+
+            async def backend_get(_: int) -> bool:
+                response = await http.get(f"/api/v1/tasks/{task_id}")
+                return response.status_code == 200
+
+            async def backend_lean(number: int) -> bool:
+                status, _ = await lean[number].get(f"/api/v1/tasks/{task_id}")
+                return status == 200
+
+            async def backend_health(number: int) -> bool:
+                status, _ = await lean[number].get("/health")
+                return status == 200
+
+            async def raw_query(_: int) -> bool:
+                response = await dynamodb.query(
+                    TableName=table,
+                    IndexName=keys.ID_INDEX,
+                    KeyConditionExpression="#id = :id",
+                    ExpressionAttributeNames={"#id": keys.ENTITY_ID},
+                    ExpressionAttributeValues={":id": {"S": keys.task_entity_id(task_id)}},
+                    Limit=1,
+                )
+                return len(response["Items"]) == 1
+
+            async def raw_get_item(_: int) -> bool:
+                response = await dynamodb.get_item(
+                    TableName=table,
+                    Key={
+                        name: {"S": value}
+                        for name, value in keys.task_key(workspace_id, task_id).items()
+                    },
+                )
+                return "Item" in response
+
+            calls = {
+                "backend (httpx client)": backend_get,
+                "backend (lean client)": backend_lean,
+                "raw Query": raw_query,
+                "raw GetItem": raw_get_item,
+                "backend /health (lean client)": backend_health,
+            }
+            probes = {
+                "load generator": ProcStats(os.getpid()),
+                "backend": backend.stats,
+                "moto": moto.stats,
+            }
+            for call in calls.values():  # warm up connections and caches
+                await hammer(call, seconds=0.5, probes=probes)
+            phases: dict[str, list[Phase]] = {name: [] for name in calls}
+            for number in range(rounds):
+                for name, call in calls.items():
+                    phases[name].append(await hammer(call, seconds=seconds, probes=probes))
+                log(
+                    f"polling round {number + 1}/{rounds}: "
+                    + ", ".join(f"{n} {p[-1].rate:.0f}/s" for n, p in phases.items())
+                )
+            profile_lines: list[str] = []
+            if profile:
+                import profiling
+
+                handle = profiling.start(backend.pid, seconds)
+                await hammer(backend_lean, seconds=seconds, probes=probes)
+                profile_lines = profiling.summary(
+                    profiling.finish(handle),
+                    frames=[
+                        "get_task",
+                        "TaskRepository.get",
+                        "AioBaseClient._make_api_call",
+                        "TCPConnector._create_direct_connection",
+                        "ThreadedResolver.resolve",
+                        "start_connection",
+                        "to_response",
+                        "serialize_response",
+                        "solve_dependencies",
+                    ],
+                )
+            for client in lean:
+                await client.close()
+    return phases, profile_lines
+
+
+def run(*, quick: bool = False, profile: bool = False) -> Section:
+    rounds, seconds = (2, 3.0) if quick else (3, 5.0)
+    section = Section(NAME, TITLE)
+    with FakeInfraService(token="bench-infra-token") as infra, running_moto() as moto:
+        infra.succeed_after(None, polls=1_000_000)  # the task stays running, polled
+        env = backend_env(moto.url, infra.url, pollers_enabled=True)
+        with running_backend(env, name="polling-backend") as backend:
+            phases, profile_lines = asyncio.run(
+                measure(moto, backend, rounds=rounds, seconds=seconds, profile=profile)
+            )
+
+    def rate(name: str) -> float:
+        return median([phase.rate for phase in phases[name]])
+
+    def latency(name: str, q: float) -> float:
+        return median([percentile(phase.latencies, q) for phase in phases[name]]) * 1000
+
+    for name in phases:
+        errors = sum(phase.errors for phase in phases[name])
+        section.add(
+            f"{name}: req/s (p50 / p99 latency)",
+            f"{rate(name):.0f} ({latency(name, 50):.0f} / {latency(name, 99):.0f} ms)"
+            + (f", {errors} errors" if errors else ""),
+        )
+    for backend_name in ("backend (lean client)", "backend (httpx client)"):
+        for raw_name in ("raw Query", "raw GetItem"):
+            ratios = [
+                b.rate / r.rate for b, r in zip(phases[backend_name], phases[raw_name], strict=True)
+            ]
+            ratio = median(ratios)
+            section.add(
+                f"{backend_name} ÷ {raw_name}",
+                f"{ratio:.2f}x (rounds: {', '.join(f'{r:.2f}' for r in ratios)})",
+                f"≥ {TARGET_RATIO}x",
+                ratio >= TARGET_RATIO,
+            )
+    for name in phases:
+        if name == "raw GetItem":
+            continue
+        cpu = {
+            process: median([phase.cpu_ms_per_request(process) for phase in phases[name]])
+            for process in phases[name][0].cpu
+        }
+        section.add(
+            f"CPU ms per request, {name}",
+            ", ".join(f"{process} {ms:.2f}" for process, ms in cpu.items()),
+        )
+    section.note(
+        f"{CONCURRENCY} concurrent workers in one asyncio process (one aioboto3 client for the "
+        "raw reads — the backend's own client config; for the backend either one httpx client, "
+        "or 50 minimal keep-alive HTTP/1.1 connections); "
+        f"{rounds} rounds x {seconds:.0f} s per phase, "
+        "phases interleaved; medians over rounds. Backend: one uvicorn process, pollers on, "
+        "access log off; moto server is one process (werkzeug, threaded)."
+    )
+    section.note(
+        "All three processes share 2 cores, so the rates are bounded by the CPU each request "
+        "costs in total: compare the CPU-ms rows."
+    )
+    section.notes += [f"py-spy (backend): {line.strip()}" for line in profile_lines]
+    return section
+
+
+if __name__ == "__main__":
+    cli(run, NAME)
