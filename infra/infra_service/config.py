@@ -1,0 +1,129 @@
+"""Settings of the infrastructure service: one object, from the environment (INFRA_*) and .env."""
+
+import re
+import tempfile
+from enum import StrEnum
+from pathlib import Path
+from typing import Literal, Self
+
+from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MIB = 1024 * 1024
+DEV_TOKEN = "dev-infra-token"
+
+# Values that mean "somebody forgot to fill this in"; production refuses them.
+PLACEHOLDERS = frozenset({"", "changeme", "change-me", "changethis", "placeholder", "xxx", "todo"})
+_LOOPBACK = re.compile(r"^(localhost|127\.\d+\.\d+\.\d+|\[::1\])(:\d+)?$")
+ECR_HOST = re.compile(r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com$")
+
+
+class Environment(StrEnum):
+    development = "development"
+    test = "test"
+    production = "production"
+
+
+def _env(name: str, *aliases: str) -> AliasChoices:
+    """Read INFRA_<NAME>, falling back to the conventional unprefixed variables."""
+    return AliasChoices(f"INFRA_{name}", *aliases)
+
+
+class Settings(BaseSettings):
+    """Everything the infrastructure service reads from its environment."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="INFRA_", env_file=".env", extra="ignore", case_sensitive=False
+    )
+
+    app_env: Environment = Field(
+        Environment.development, validation_alias=_env("APP_ENV", "APP_ENV")
+    )
+    host: str = "127.0.0.1"
+    port: int = Field(default=8001, ge=1, le=65535)
+    log_level: str = "INFO"
+    # The backend sends `Authorization: Bearer <token>` (SPEC §4).
+    service_token: SecretStr = SecretStr(DEV_TOKEN)
+
+    # AWS: region, optional endpoint (moto locally), optional static keys (else the default chain).
+    aws_region: str = Field(
+        "us-east-1", validation_alias=_env("AWS_REGION", "AWS_REGION", "AWS_DEFAULT_REGION")
+    )
+    aws_endpoint_url: str | None = Field(
+        None, validation_alias=_env("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL")
+    )
+    aws_access_key_id: str | None = None
+    aws_secret_access_key: SecretStr | None = None
+    s3_bucket: str = "sfbank-blue-functions-code-bucket"
+
+    # Where pushes go: ECR (auth from GetAuthorizationToken) or any OCI registry.
+    registry_url: str = "127.0.0.1:5001"
+    registry_insecure: bool = False  # plain http, for a local registry only
+    registry_auth: Literal["auto", "anonymous", "basic", "ecr"] = "auto"
+    registry_username: str | None = None
+    registry_password: SecretStr | None = None
+    push_chunk_bytes: int = Field(default=8 * MIB, ge=64 * 1024)
+
+    # Builds.
+    scratch_dir: Path = Path(tempfile.gettempdir()) / "faas-infra"
+    build_concurrency: int = Field(default=1, ge=1, le=16)
+    build_timeout_seconds: float = Field(default=300.0, gt=0)
+    build_memory_bytes: int = Field(default=3072 * MIB, ge=0)  # RLIMIT_DATA; 0 = no limit
+    build_nice: int = Field(default=10, ge=0, le=19)
+    max_source_bytes: int = Field(default=50 * MIB, ge=1)
+    max_archive_entries: int = Field(default=1000, ge=1)
+    max_unpacked_bytes: int = Field(default=200 * MIB, ge=1)
+    allow_requirements: bool = True
+    pip_index_url: str | None = None
+    requirements_timeout_seconds: float = Field(default=180.0, gt=0)
+    build_cache_enabled: bool = True
+
+    # Deploys.
+    kubeconfig: str | None = Field(None, validation_alias=_env("KUBECONFIG", "KUBECONFIG"))
+    kube_context: str | None = None
+    field_manager: str = "faas-infra-service"
+    deploy_ready_timeout_seconds: float = Field(default=180.0, gt=0)
+    deploy_poll_seconds: float = Field(default=2.0, gt=0)
+    deploy_request_timeout_seconds: float = Field(default=10.0, gt=0)
+    endpoint_template: str = "http://{name}.{namespace}.svc.cluster.local"
+
+    # Job queues: how many jobs of each kind run at once, and how many may wait.
+    push_concurrency: int = Field(default=2, ge=1, le=16)
+    deploy_concurrency: int = Field(default=4, ge=1, le=64)
+    max_queued_jobs: int = Field(default=200, ge=1)
+
+    @model_validator(mode="after")
+    def _refuse_placeholders_in_production(self) -> Self:
+        if self.app_env is not Environment.production:
+            return self
+        problems: list[str] = []
+        token = self.service_token.get_secret_value()
+        if token.lower() in PLACEHOLDERS or token == DEV_TOKEN or len(token) < 32:
+            problems.append("INFRA_SERVICE_TOKEN must be a secret of at least 32 characters")
+        for name in ("s3_bucket", "registry_url", "aws_region"):
+            if str(getattr(self, name)).strip().lower() in PLACEHOLDERS:
+                problems.append(f"{name} is missing or a placeholder")
+        if _LOOPBACK.match(self.registry_url):
+            problems.append("registry_url points at a local registry; use ECR in production")
+        if self.registry_insecure:
+            problems.append("registry_insecure (plain http) is for local registries only")
+        if self.aws_endpoint_url:
+            problems.append("aws_endpoint_url points at an emulator; unset it in production")
+        secret = self.aws_secret_access_key
+        if secret is not None and secret.get_secret_value().lower() in PLACEHOLDERS | {"testing"}:
+            problems.append("aws_secret_access_key is a placeholder")
+        if problems:
+            raise ValueError("refusing to start in production: " + "; ".join(problems))
+        return self
+
+    @property
+    def registry_base_url(self) -> str:
+        """The registry's base URL (https unless the registry is marked insecure)."""
+        scheme = "http" if self.registry_insecure else "https"
+        return f"{scheme}://{self.registry_url.rstrip('/')}"
+
+    @property
+    def registry_uses_ecr(self) -> bool:
+        if self.registry_auth != "auto":
+            return self.registry_auth == "ecr"
+        return bool(ECR_HOST.match(self.registry_url))

@@ -1,0 +1,139 @@
+"""The few Kubernetes API calls the deploy step makes, through the official client.
+
+Blocking (the client uses urllib3): callers run these in a thread. Server-side apply is a
+PATCH with `application/apply-patch+yaml` and a field manager, which creates the object or
+updates the fields this manager owns; the generated CustomObjectsApi cannot send that content
+type, so the calls go through `ApiClient.call_api`.
+"""
+
+import contextlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kubernetes import client, config
+from kubernetes.client.rest import ApiException
+from kubernetes.config.config_exception import ConfigException
+from urllib3.exceptions import HTTPError as Urllib3Error
+
+from infra_service.jobs import JobFailure
+
+NOT_CONFIGURED = "no Kubernetes cluster configured: set INFRA_KUBECONFIG or run in-cluster"
+
+
+@dataclass(frozen=True)
+class Resource:
+    """Where a kind lives in the API."""
+
+    api_version: str
+    plural: str
+
+    def path(self, namespace: str, name: str | None = None) -> str:
+        prefix = "/api" if "/" not in self.api_version else "/apis"
+        base = f"{prefix}/{self.api_version}/namespaces/{namespace}/{self.plural}"
+        return f"{base}/{name}" if name else base
+
+
+KINDS = {
+    ("core.spinkube.dev/v1alpha1", "SpinApp"): Resource("core.spinkube.dev/v1alpha1", "spinapps"),
+    ("autoscaling/v2", "HorizontalPodAutoscaler"): Resource(
+        "autoscaling/v2", "horizontalpodautoscalers"
+    ),
+}
+EVENTS = Resource("v1", "events")
+
+
+def connect(*, kubeconfig: str | None, context: str | None, timeout: float) -> "Kube":
+    """A client from the kubeconfig, or the pod's service account; else DEPLOY_NOT_CONFIGURED."""
+    configuration = client.Configuration()
+    try:
+        if kubeconfig:
+            path = kubeconfig.split(os.pathsep)[0]
+            if not Path(path).is_file():
+                raise JobFailure("DEPLOY_NOT_CONFIGURED", f"{NOT_CONFIGURED} (no file {path})")
+            config.load_kube_config(
+                config_file=path, context=context, client_configuration=configuration
+            )
+        elif os.environ.get("KUBERNETES_SERVICE_HOST"):
+            config.load_incluster_config(client_configuration=configuration)
+        else:
+            raise JobFailure("DEPLOY_NOT_CONFIGURED", NOT_CONFIGURED)
+    except ConfigException as exc:
+        raise JobFailure("DEPLOY_NOT_CONFIGURED", f"{NOT_CONFIGURED} ({exc})") from exc
+    configuration.retries = 1
+    return Kube(client.ApiClient(configuration), timeout=timeout)
+
+
+class Kube:
+    def __init__(self, api: client.ApiClient, *, timeout: float) -> None:
+        self._api = api
+        self._timeout = timeout
+        self.host = api.configuration.host
+
+    def close(self) -> None:
+        self._api.close()
+
+    def apply(
+        self, resource: Resource, namespace: str, body: dict[str, Any], *, field_manager: str
+    ) -> dict[str, Any]:
+        """Server-side apply (create or update), taking over conflicting fields."""
+        return self._call(
+            "PATCH",
+            resource.path(namespace, body["metadata"]["name"]),
+            query=[("fieldManager", field_manager), ("force", "true")],
+            body=body,
+            content_type="application/apply-patch+yaml",
+        )
+
+    def get(self, resource: Resource, namespace: str, name: str) -> dict[str, Any]:
+        return self._call("GET", resource.path(namespace, name))
+
+    def events(self, namespace: str) -> list[dict[str, Any]]:
+        return self._call("GET", EVENTS.path(namespace), query=[("limit", "500")]).get("items", [])
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: list[tuple[str, str]] | None = None,
+        body: dict[str, Any] | None = None,
+        content_type: str = "application/json",
+    ) -> dict[str, Any]:
+        try:
+            data, _, _ = self._api.call_api(
+                path,
+                method,
+                query_params=query or [],
+                header_params={"Accept": "application/json", "Content-Type": content_type},
+                body=body,
+                response_type="object",
+                auth_settings=["BearerToken"],
+                _return_http_data_only=False,
+                _preload_content=True,
+                _request_timeout=self._timeout,
+            )
+        except ApiException as exc:
+            raise api_failure(exc, method=method, path=path) from exc
+        except (Urllib3Error, OSError) as exc:
+            raise JobFailure(
+                "DEPLOY_UNAVAILABLE",
+                f"The Kubernetes API at {self.host} is unreachable ({type(exc).__name__}).",
+            ) from exc
+        return data or {}
+
+
+def api_failure(exc: ApiException, *, method: str, path: str) -> JobFailure:
+    """The API server's own message (a Status object), with a hint for the usual causes."""
+    message = exc.reason or ""
+    with contextlib.suppress(ValueError):
+        message = json.loads(exc.body or "{}").get("message") or message
+    if exc.status == 404 and "spinapps" in path and method == "PATCH":
+        message += " (is the SpinApp CRD of SpinKube installed in the cluster?)"
+    if exc.status in (401, 403):
+        message += " (check the service account's RBAC: manifests/infra-service/rbac.yaml)"
+    return JobFailure(
+        "DEPLOY_FAILED", f"Kubernetes refused {method} {path}: {exc.status} {message}"
+    )

@@ -1,0 +1,124 @@
+"""The FastAPI application: `create_app()` with a lifespan that opens and closes every client."""
+
+import asyncio
+import logging
+import shutil
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
+
+import aioboto3
+import httpx
+from fastapi import FastAPI
+
+from infra_service.build import Builder
+from infra_service.cache import BuildCache
+from infra_service.config import Environment, Settings
+from infra_service.deploy import Deployer
+from infra_service.errors import install_error_handlers
+from infra_service.jobs import JobStore
+from infra_service.logging_setup import configure_logging
+from infra_service.push import Pusher, ecr_credentials, static_credentials
+from infra_service.routes import health, routers
+from infra_service.scaffold import Scaffolder
+from infra_service.storage import ObjectStore
+from infra_service.toolchain import prepare_toolchain
+
+log = logging.getLogger(__name__)
+
+
+def _aws_options(settings: Settings) -> dict[str, Any]:
+    options: dict[str, Any] = {"region_name": settings.aws_region}
+    if settings.aws_endpoint_url:
+        options["endpoint_url"] = settings.aws_endpoint_url
+    if settings.aws_access_key_id and settings.aws_secret_access_key:
+        options["aws_access_key_id"] = settings.aws_access_key_id
+        options["aws_secret_access_key"] = settings.aws_secret_access_key.get_secret_value()
+    return options
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    async with AsyncExitStack() as stack:
+        session = aioboto3.Session()
+        s3 = await stack.enter_async_context(session.client("s3", **_aws_options(settings)))
+        objects = ObjectStore(client=s3, bucket=settings.s3_bucket)
+        try:
+            await objects.ping()
+        except Exception as exc:  # the service still starts; jobs report storage errors
+            log.warning("bucket %s is not reachable yet: %s", settings.s3_bucket, exc)
+        http = await stack.enter_async_context(
+            httpx.AsyncClient(timeout=httpx.Timeout(60.0, connect=5.0), follow_redirects=True)
+        )
+        if settings.registry_uses_ecr:
+            ecr = await stack.enter_async_context(session.client("ecr", **_aws_options(settings)))
+            credentials = ecr_credentials(ecr_client=ecr)
+        else:
+            credentials = static_credentials(settings)
+
+        scratch = settings.scratch_dir
+        scratch.mkdir(parents=True, exist_ok=True)
+        for leftover in scratch.glob("build-*"):  # from a process that died mid-build
+            shutil.rmtree(leftover, ignore_errors=True)
+        toolchain = await asyncio.to_thread(prepare_toolchain, scratch)
+        builder = Builder(
+            settings=settings,
+            objects=objects,
+            toolchain=toolchain,
+            cache=BuildCache(
+                index_file=scratch / "build-cache.json", enabled=settings.build_cache_enabled
+            ),
+            compile_slots=asyncio.Semaphore(settings.build_concurrency),
+        )
+        pusher = Pusher(settings=settings, objects=objects, http=http, credentials=credentials)
+        deployer = Deployer(settings=settings)
+
+        jobs = JobStore(max_queued=settings.max_queued_jobs)
+        # Build workers beyond the compile slots serve cache hits while a compile runs.
+        jobs.register(
+            kind="build",
+            runner=builder.run,
+            check=builder.check,
+            workers=settings.build_concurrency + 2,
+        )
+        jobs.register(
+            kind="push", runner=pusher.run, check=pusher.check, workers=settings.push_concurrency
+        )
+        jobs.register(kind="scaffold", runner=Scaffolder(objects=objects).run, workers=2)
+        jobs.register(
+            kind="deploy",
+            runner=deployer.run,
+            check=deployer.check,
+            workers=settings.deploy_concurrency,
+        )
+        app.state.jobs = jobs
+        await jobs.start()
+        stack.push_async_callback(jobs.stop)
+        log.info(
+            "infra service ready: bucket %s, registry %s, toolchain %s",
+            settings.s3_bucket,
+            settings.registry_url,
+            toolchain.fingerprint,
+        )
+        yield
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The service; settings come from the environment unless given."""
+    settings = settings or Settings()
+    configure_logging(
+        level=settings.log_level, json_lines=settings.app_env is Environment.production
+    )
+    app = FastAPI(
+        title="FaaS infrastructure service",
+        version="0.1.0",
+        summary="Build, push, scaffold and deploy jobs for the control plane (SPEC §4).",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+    app.include_router(health)
+    for router in routers:
+        app.include_router(router)
+    return app

@@ -1,0 +1,192 @@
+"""A small client of the OCI distribution API: blob uploads and manifests, over httpx.
+
+Authentication: HTTP Basic (ECR's `AWS:<token>`, or a configured user), or anonymous, and the
+Bearer-token challenge of registries that use one. Request bodies are bytes of at most one
+chunk, so a request can be replayed after an auth challenge without holding a whole blob.
+"""
+
+import base64
+import hashlib
+from collections.abc import AsyncIterator, Generator
+from typing import Any
+
+import httpx
+
+from infra_service.jobs import JobFailure
+
+MANIFEST_MEDIA_TYPE = "application/vnd.oci.image.manifest.v1+json"
+
+
+class RegistryError(JobFailure):
+    def __init__(self, message: str, *, code: str = "PUSH_FAILED") -> None:
+        super().__init__(code, message)
+
+
+class RegistryAuth(httpx.Auth):
+    """Basic credentials sent up front; a Bearer challenge answered with a token."""
+
+    requires_response_body = True
+
+    def __init__(self, credentials: tuple[str, str] | None) -> None:
+        self._credentials = credentials
+        self._token: str | None = None
+
+    def _basic(self) -> str:
+        user, password = self._credentials or ("", "")
+        return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        if self._token:
+            request.headers["Authorization"] = f"Bearer {self._token}"
+        elif self._credentials:
+            request.headers["Authorization"] = self._basic()
+        response = yield request
+        challenge = response.headers.get("www-authenticate", "")
+        if response.status_code != 401 or not challenge.lower().startswith("bearer "):
+            return
+        params = _challenge_params(challenge[len("bearer ") :])
+        realm = params.pop("realm", "")
+        if not realm:
+            return
+        token_request = httpx.Request("GET", realm, params=params)
+        if self._credentials:
+            token_request.headers["Authorization"] = self._basic()
+        token_response = yield token_request
+        if token_response.status_code != 200:
+            return
+        body = token_response.json()
+        self._token = body.get("token") or body.get("access_token")
+        if self._token:
+            request.headers["Authorization"] = f"Bearer {self._token}"
+            yield request
+
+
+def _challenge_params(text: str) -> dict[str, str]:
+    params: dict[str, str] = {}
+    for part in text.split(","):
+        key, _, value = part.strip().partition("=")
+        if key:
+            params[key.strip().lower()] = value.strip().strip('"')
+    return params
+
+
+class RegistryClient:
+    """Pushes blobs and manifests to one repository of one registry."""
+
+    def __init__(
+        self, *, http: httpx.AsyncClient, base_url: str, auth: httpx.Auth, chunk_bytes: int
+    ) -> None:
+        self._http = http
+        self._base = base_url.rstrip("/")
+        self._auth = auth
+        self._chunk = chunk_bytes
+
+    async def blob_exists(self, repository: str, digest: str) -> bool:
+        response = await self._send("HEAD", f"/v2/{repository}/blobs/{digest}", ok=(200, 404))
+        return response.status_code == 200
+
+    async def push_bytes(self, repository: str, data: bytes) -> str:
+        """Upload a small blob monolithically (POST, then PUT with the digest); its digest."""
+        digest = "sha256:" + hashlib.sha256(data).hexdigest()
+        if await self.blob_exists(repository, digest):
+            return digest
+        location = await self._start_upload(repository)
+        await self._send(
+            "PUT",
+            location,
+            params={"digest": digest},
+            content=data,
+            headers={"Content-Type": "application/octet-stream"},
+            ok=(201,),
+        )
+        return digest
+
+    async def push_stream(self, repository: str, chunks: AsyncIterator[bytes]) -> tuple[str, int]:
+        """Upload a blob in PATCH chunks while hashing it; returns (digest, size)."""
+        location = await self._start_upload(repository)
+        digest = hashlib.sha256()
+        offset = 0
+        pending = bytearray()
+
+        async def send(block: bytes) -> None:
+            nonlocal location, offset
+            end = offset + len(block) - 1
+            response = await self._send(
+                "PATCH",
+                location,
+                content=block,
+                headers={
+                    "Content-Type": "application/octet-stream",
+                    "Content-Range": f"{offset}-{end}",
+                },
+                ok=(202,),
+            )
+            location = response.headers.get("location", location)
+            offset += len(block)
+
+        async for chunk in chunks:
+            digest.update(chunk)
+            pending += chunk
+            while len(pending) >= self._chunk:
+                await send(bytes(pending[: self._chunk]))
+                del pending[: self._chunk]
+        if pending:
+            await send(bytes(pending))
+        blob_digest = "sha256:" + digest.hexdigest()
+        await self._send("PUT", location, params={"digest": blob_digest}, ok=(201,))
+        return blob_digest, offset
+
+    async def put_manifest(self, repository: str, reference: str, manifest: bytes) -> str:
+        """PUT the manifest under a tag; returns its digest (checked against the registry's)."""
+        digest = "sha256:" + hashlib.sha256(manifest).hexdigest()
+        response = await self._send(
+            "PUT",
+            f"/v2/{repository}/manifests/{reference}",
+            content=manifest,
+            headers={"Content-Type": MANIFEST_MEDIA_TYPE},
+            ok=(201,),
+        )
+        answered = response.headers.get("docker-content-digest")
+        if answered and answered != digest:
+            raise RegistryError(f"The registry stored the manifest as {answered}, not {digest}.")
+        return digest
+
+    async def _start_upload(self, repository: str) -> str:
+        response = await self._send("POST", f"/v2/{repository}/blobs/uploads/", ok=(202,))
+        location = response.headers.get("location")
+        if not location:
+            raise RegistryError("The registry started an upload without a Location.")
+        return location
+
+    async def _send(
+        self, method: str, url: str, *, ok: tuple[int, ...], **kwargs: Any
+    ) -> httpx.Response:
+        if url.startswith("/"):
+            url = self._base + url
+        elif not url.startswith(("http://", "https://")):
+            url = f"{self._base}/{url}"
+        try:
+            response = await self._http.request(method, url, auth=self._auth, **kwargs)
+        except httpx.HTTPError as exc:
+            raise RegistryError(
+                f"The registry at {self._base} is unreachable ({type(exc).__name__}).",
+                code="REGISTRY_UNAVAILABLE",
+            ) from exc
+        if response.status_code not in ok:
+            raise RegistryError(_describe(method, url, response))
+        return response
+
+
+def _describe(method: str, url: str, response: httpx.Response) -> str:
+    """The registry's own error codes (OCI error body), without credentials or bodies."""
+    path = httpx.URL(url).path
+    reasons = ""
+    try:
+        errors = response.json().get("errors") or []
+        reasons = "; ".join(f"{e.get('code')}: {e.get('message')}" for e in errors)[:500]
+    except ValueError:
+        pass
+    status = response.status_code
+    if status == 401:
+        reasons = reasons or "the registry refused the credentials"
+    return f"{method} {path} answered {status}" + (f" ({reasons})" if reasons else "")
