@@ -255,6 +255,10 @@ class Moto:
         with urllib.request.urlopen(f"{self.url}/_bench/counts", timeout=10) as response:
             return json.load(response)
 
+    def first_seen(self) -> dict[str, float]:
+        with urllib.request.urlopen(f"{self.url}/_bench/first-seen", timeout=10) as response:
+            return json.load(response)
+
     def reset_counts(self) -> None:
         request = urllib.request.Request(f"{self.url}/_bench/reset", method="POST")
         with urllib.request.urlopen(request, timeout=10):

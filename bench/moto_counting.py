@@ -3,7 +3,8 @@
     python bench/moto_counting.py --port 4566 [--parent-pid PID]
 
 `GET /_bench/counts` answers {"dynamodb:Query": 12, "s3:PUT": 3, ...}; `POST /_bench/reset`
-zeroes them. With `--parent-pid` the server exits by itself once that process is gone, so a
+zeroes them; `GET /_bench/first-seen` answers when (epoch seconds) each kind was first seen
+since the last reset. With `--parent-pid` the server exits by itself once that process is gone, so a
 benchmark that dies never leaves it behind.
 """
 
@@ -34,6 +35,7 @@ class CountingApp:
         self._app = app
         self._lock = threading.Lock()
         self._counts: Counter[str] = Counter()
+        self._first_seen: dict[str, float] = {}  # name → time.time() of its first request
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -48,13 +50,18 @@ class CountingApp:
             name = "s3:" + environ.get("REQUEST_METHOD", "?")
         with self._lock:
             self._counts[name] += 1
+            self._first_seen.setdefault(name, time.time())
         return self._app(environ, start_response)
 
     def _control(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         with self._lock:
-            body = json.dumps(dict(self._counts)).encode()
+            if environ["PATH_INFO"] == "/_bench/first-seen":
+                body = json.dumps(self._first_seen).encode()
+            else:
+                body = json.dumps(dict(self._counts)).encode()
             if environ["PATH_INFO"] == "/_bench/reset":
                 self._counts.clear()
+                self._first_seen.clear()
         start_response("200 OK", [("Content-Type", "application/json")])
         return [body]
 
