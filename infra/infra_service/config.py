@@ -33,7 +33,11 @@ class Settings(BaseSettings):
     """Everything the infrastructure service reads from its environment."""
 
     model_config = SettingsConfigDict(
-        env_prefix="INFRA_", env_file=".env", extra="ignore", case_sensitive=False
+        env_prefix="INFRA_",
+        env_file=".env",
+        extra="ignore",
+        case_sensitive=False,
+        populate_by_name=True,
     )
 
     app_env: Environment = Field(

@@ -93,8 +93,7 @@ class RegistryClient:
         location = await self._start_upload(repository)
         await self._send(
             "PUT",
-            location,
-            params={"digest": digest},
+            _with_digest(location, digest),
             content=data,
             headers={"Content-Type": "application/octet-stream"},
             ok=(201,),
@@ -133,7 +132,7 @@ class RegistryClient:
         if pending:
             await send(bytes(pending))
         blob_digest = "sha256:" + digest.hexdigest()
-        await self._send("PUT", location, params={"digest": blob_digest}, ok=(201,))
+        await self._send("PUT", _with_digest(location, blob_digest), ok=(201,))
         return blob_digest, offset
 
     async def put_manifest(self, repository: str, reference: str, manifest: bytes) -> str:
@@ -175,6 +174,14 @@ class RegistryClient:
         if response.status_code not in ok:
             raise RegistryError(_describe(method, url, response))
         return response
+
+
+def _with_digest(location: str, digest: str) -> str:
+    # The registry's upload state travels in the Location's query; `params=` would replace it.
+    if location.startswith(("http://", "https://")):
+        return str(httpx.URL(location).copy_merge_params({"digest": digest}))
+    separator = "&" if "?" in location else "?"
+    return f"{location}{separator}digest={digest.replace(':', '%3A')}"
 
 
 def _describe(method: str, url: str, response: httpx.Response) -> str:

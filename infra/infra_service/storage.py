@@ -59,7 +59,8 @@ class ObjectStore:
         written = 0
         try:
             response = await self._s3.get_object(Bucket=source.bucket, Key=source.key)
-            async with response["Body"] as body:
+            body = response["Body"]
+            try:
                 with dest.open("wb") as out:
                     while chunk := await body.read(CHUNK):
                         written += len(chunk)
@@ -70,6 +71,8 @@ class ObjectStore:
                             )
                         digest.update(chunk)
                         out.write(chunk)
+            finally:
+                body.close()
         except ClientError as exc:
             if exc.response["Error"].get("Code") in ("NoSuchKey", "404", "NoSuchBucket"):
                 raise JobFailure("SOURCE_NOT_FOUND", f"No object at {source.url}.") from exc
@@ -82,9 +85,12 @@ class ObjectStore:
         """The object's bytes in chunks, without holding it whole."""
         try:
             response = await self._s3.get_object(Bucket=source.bucket, Key=source.key)
-            async with response["Body"] as body:
+            body = response["Body"]
+            try:
                 while chunk := await body.read(CHUNK):
                     yield chunk
+            finally:
+                body.close()
         except ClientError as exc:
             if exc.response["Error"].get("Code") in ("NoSuchKey", "404", "NoSuchBucket"):
                 raise JobFailure("ARTIFACT_NOT_FOUND", f"No object at {source.url}.") from exc
