@@ -91,7 +91,8 @@ def _checked_path(info: zipfile.ZipInfo) -> PurePosixPath:
     if not parts or ".." in parts:
         raise UnsafeArchive(f"Unsafe path in the archive: {name!r}.")
     mode = info.external_attr >> 16
-    if info.create_system == 3 and mode and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+    kind = stat.S_IFMT(mode)  # 0 when the archiver recorded permissions only
+    if info.create_system == 3 and kind and kind not in (stat.S_IFREG, stat.S_IFDIR):
         raise UnsafeArchive(f"The archive entry {name!r} is a link or a special file.")
     if mode & (stat.S_ISUID | stat.S_ISGID):
         raise UnsafeArchive(f"The archive entry {name!r} is setuid or setgid.")
