@@ -6,9 +6,9 @@ import httpx
 import jsonschema
 import pytest
 import yaml
+from k8s_schemas import HPA, SPINAPP
 
 from conftest import BUCKET, run_job
-from k8s_schemas import HPA, SPINAPP
 
 IMAGE = "127.0.0.1:5001/faas-functions@sha256:" + "ab" * 32
 
