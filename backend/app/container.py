@@ -11,7 +11,7 @@ from app.storage.api_keys import ApiKeyRepository
 from app.storage.functions import FunctionRepository
 from app.storage.members import MemberRepository
 from app.storage.objects import ObjectStore
-from app.storage.tasks import TaskRepository
+from app.storage.tasks import TaskRepository, WorkspaceLimits
 from app.storage.workspaces import WorkspaceRepository
 from app.tasks.driver import TaskDriver
 from app.tasks.infra_client import InfraClient
@@ -65,6 +65,10 @@ class Container:
             functions=self.functions,
             tasks=self.tasks,
             objects=self.objects,
+            limits=WorkspaceLimits(
+                max_active=self.settings.workspace_max_active_tasks,
+                per_minute=self.settings.workspace_max_tasks_per_minute,
+            ),
         )
 
     def wake_pollers(self) -> None:

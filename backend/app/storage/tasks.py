@@ -5,13 +5,14 @@ in the sparse DueIndex; the pollers claim a due task with a conditional write th
 one lease ahead — the lease — and every later write checks that they still hold it.
 """
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from app.aws import cancellation_reasons, is_condition_failure
-from app.errors import Conflict, NotFound
+from app.errors import Conflict, NotFound, TooManyRequests
 from app.storage import keys
 from app.storage.dynamo import (
     Page,
@@ -28,6 +29,10 @@ MAX_EVENTS = 100
 
 def _record(item: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in from_item(item).items() if k not in _KEY_ATTRIBUTES}
+
+
+class _LostLease(Exception):
+    """The conditional write of a step failed: another poller holds the task now."""
 
 
 class IdempotentReplay(Exception):
@@ -47,6 +52,14 @@ class FunctionClaim:
     changes: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class WorkspaceLimits:
+    """Per-workspace abuse limits enforced in the task-creating transaction."""
+
+    max_active: int
+    per_minute: int
+
+
 class TaskRepository:
     def __init__(self, *, client: Any, table: str) -> None:
         self._client = client
@@ -61,8 +74,13 @@ class TaskRepository:
         due_at_ms: int,
         idempotency: dict[str, Any] | None = None,
         function: FunctionClaim | None = None,
+        limits: WorkspaceLimits | None = None,
     ) -> None:
-        """Write a new task, its idempotency key and its function's claim in one transaction."""
+        """Write a new task, its idempotency key and its function's claim in one transaction.
+
+        With `limits`, the workspace's active-task counter and this minute's creation counter
+        are raised in the same transaction, each conditioned on staying within its limit.
+        """
         workspace_id, task_id = task["workspace_id"], task["task_id"]
         item = {
             **keys.task_key(workspace_id, task_id),
@@ -72,14 +90,32 @@ class TaskRepository:
             "Type": "BuildTask",
             **task,
         }
-        actions: list[dict[str, Any]] = [
-            {
-                "ConditionCheck": {
+        workspace_action: dict[str, Any] = {
+            "ConditionCheck": {
+                "TableName": self._table,
+                "Key": to_item(keys.workspace_key(workspace_id)),
+                "ConditionExpression": "attribute_exists(PK)",
+            }
+        }
+        if limits is not None:
+            workspace_action = {
+                "Update": {
                     "TableName": self._table,
                     "Key": to_item(keys.workspace_key(workspace_id)),
-                    "ConditionExpression": "attribute_exists(PK)",
+                    "UpdateExpression": "SET active_tasks = "
+                    "if_not_exists(active_tasks, :zero) + :one",
+                    "ConditionExpression": "attribute_exists(PK) AND "
+                    "(attribute_not_exists(active_tasks) OR active_tasks < :max)",
+                    "ExpressionAttributeValues": {
+                        ":zero": to_value(0),
+                        ":one": to_value(1),
+                        ":max": to_value(limits.max_active),
+                    },
                 }
-            },
+            }
+        parts = ["workspace", "task"]
+        actions: list[dict[str, Any]] = [
+            workspace_action,
             {
                 "Put": {
                     "TableName": self._table,
@@ -89,6 +125,7 @@ class TaskRepository:
             },
         ]
         if idempotency is not None:
+            parts.append("idempotency")
             actions.append(
                 {
                     "Put": {
@@ -110,6 +147,7 @@ class TaskRepository:
             names = {f"#c{i}": name for i, name in enumerate(function.changes)}
             values = {f":c{i}": to_value(v) for i, v in enumerate(function.changes.values())}
             sets = ", ".join(f"#c{i} = :c{i}" for i in range(len(function.changes)))
+            parts.append("function")
             actions.append(
                 {
                     "Update": {
@@ -125,35 +163,75 @@ class TaskRepository:
                     }
                 }
             )
+        window = int(time.time() // 60)
+        if limits is not None:
+            parts.append("rate")
+            actions.append(
+                {
+                    "Update": {
+                        "TableName": self._table,
+                        "Key": to_item(keys.rate_key(workspace_id, str(window))),
+                        "UpdateExpression": "ADD created :one SET #ttl = :ttl",
+                        "ConditionExpression": "attribute_not_exists(created) OR created < :max",
+                        "ExpressionAttributeNames": {"#ttl": keys.TTL},
+                        "ExpressionAttributeValues": {
+                            ":one": to_value(1),
+                            ":max": to_value(limits.per_minute),
+                            ":ttl": to_value((window + 2) * 60),
+                        },
+                    }
+                }
+            )
         try:
             await self._client.transact_write_items(TransactItems=actions)
         except ClientError as exc:
-            reasons = cancellation_reasons(exc)
+            reasons = dict(zip(parts, cancellation_reasons(exc), strict=False))
             if not reasons:
                 raise
-            if reasons[0] == "ConditionalCheckFailed":
-                raise NotFound(
-                    f"Workspace {workspace_id} not found", code="WORKSPACE_NOT_FOUND"
+            failed = {name for name, code in reasons.items() if code == "ConditionalCheckFailed"}
+            if "idempotency" in failed and idempotency is not None:
+                record = await self.get_idempotency(
+                    workspace_id=workspace_id, key=idempotency["key"]
+                )
+                if record is not None:
+                    raise IdempotentReplay(record) from exc
+            if "workspace" in failed:
+                if limits is None or not await self._workspace_exists(workspace_id):
+                    raise NotFound(
+                        f"Workspace {workspace_id} not found", code="WORKSPACE_NOT_FOUND"
+                    ) from exc
+                raise TooManyRequests(
+                    f"The workspace already has {limits.max_active} active tasks; "
+                    "wait for one to finish",
+                    code="ACTIVE_TASK_LIMIT",
+                    headers={"Retry-After": "10"},
                 ) from exc
-            index = 2
-            if idempotency is not None:
-                if reasons[index] == "ConditionalCheckFailed":
-                    record = await self.get_idempotency(
-                        workspace_id=workspace_id, key=idempotency["key"]
-                    )
-                    if record is not None:
-                        raise IdempotentReplay(record) from exc
-                index += 1
-            if function is not None and reasons[index] == "ConditionalCheckFailed":
+            if "function" in failed:
                 raise Conflict(
                     "The function already has a task in progress; wait for it to finish",
                     code="TASK_IN_PROGRESS",
+                ) from exc
+            if "rate" in failed and limits is not None:
+                retry = max(1, (window + 1) * 60 - int(time.time()))
+                raise TooManyRequests(
+                    f"The workspace may create {limits.per_minute} tasks per minute",
+                    code="RATE_LIMITED",
+                    headers={"Retry-After": str(retry)},
                 ) from exc
             if "TransactionConflict" in reasons:
                 raise Conflict(
                     "A concurrent request touched the same items; retry", code="CONCURRENT_UPDATE"
                 ) from exc
             raise
+
+    async def _workspace_exists(self, workspace_id: str) -> bool:
+        response = await self._client.get_item(
+            TableName=self._table,
+            Key=to_item(keys.workspace_key(workspace_id)),
+            ConsistentRead=True,
+            ProjectionExpression="PK",
+        )
+        return "Item" in response
 
     async def get_idempotency(self, *, workspace_id: str, key: str) -> dict[str, Any] | None:
         response = await self._client.get_item(
@@ -306,22 +384,57 @@ class TaskRepository:
             names["#due"] = keys.DUE_AT
             values[":next"] = to_value(next_due_ms)
             sets.append("#due = :next")
+        update = {
+            "TableName": self._table,
+            "Key": to_item(keys.task_key(task["workspace_id"], task["task_id"])),
+            "UpdateExpression": f"SET {', '.join(sets)} REMOVE {', '.join(removes)}",
+            "ConditionExpression": "#version = :version AND lease_owner = :me "
+            "AND #status IN (:pending, :running)",
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+        }
         try:
-            response = await self._client.update_item(
-                TableName=self._table,
-                Key=to_item(keys.task_key(task["workspace_id"], task["task_id"])),
-                UpdateExpression=f"SET {', '.join(sets)} REMOVE {', '.join(removes)}",
-                ConditionExpression="#version = :version AND lease_owner = :me "
-                "AND #status IN (:pending, :running)",
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
-                ReturnValues="ALL_NEW",
+            finished = next_due_ms is None and await self._finish(task=task, update=update)
+        except _LostLease:
+            return None
+        if finished:
+            record = await self.get_consistent(
+                workspace_id=task["workspace_id"], task_id=task["task_id"]
             )
+            return {**record, "next_due_ms": None} if record else None
+        try:
+            response = await self._client.update_item(**update, ReturnValues="ALL_NEW")
         except ClientError as exc:
             if is_condition_failure(exc):
                 return None
             raise
         return {**_record(response["Attributes"]), "next_due_ms": next_due_ms}
+
+    async def _finish(self, *, task: dict[str, Any], update: dict[str, Any]) -> bool:
+        """Write a task's last step and free its slot in the workspace's active-task count.
+
+        Returns False when the count could not be lowered (a workspace without one), so that
+        the caller writes the step alone: a task must be able to finish whatever the counter.
+        """
+        release = {
+            "TableName": self._table,
+            "Key": to_item(keys.workspace_key(task["workspace_id"])),
+            "UpdateExpression": "SET active_tasks = active_tasks - :one",
+            "ConditionExpression": "active_tasks > :zero",
+            "ExpressionAttributeValues": {":one": to_value(1), ":zero": to_value(0)},
+        }
+        try:
+            await self._client.transact_write_items(
+                TransactItems=[{"Update": update}, {"Update": release}]
+            )
+        except ClientError as exc:
+            reasons = cancellation_reasons(exc)
+            if len(reasons) == 2 and reasons[1] == "ConditionalCheckFailed" != reasons[0]:
+                return False
+            if reasons and reasons[0] == "ConditionalCheckFailed":
+                raise _LostLease from exc
+            raise
+        return True
 
     async def follow_function(
         self,

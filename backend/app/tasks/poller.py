@@ -77,10 +77,11 @@ class TaskPoller:
                     await self.tick()
                 except Exception:
                     log.exception("poller tick failed; retrying")
+                # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation
+                # that races with the event being set, and the loop would never stop.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(
-                        self._wake.wait(), timeout=self._settings.poller_tick_seconds
-                    )
+                    async with asyncio.timeout(self._settings.poller_tick_seconds):
+                        await self._wake.wait()
         finally:
             if self._timer is not None:
                 self._timer.cancel()

@@ -16,7 +16,7 @@ from app.errors import Conflict, InvalidInput, Unprocessable
 from app.ids import is_id, new_id
 from app.storage.functions import FunctionRepository
 from app.storage.objects import ObjectStore, s3_uri
-from app.storage.tasks import FunctionClaim, IdempotentReplay, TaskRepository
+from app.storage.tasks import FunctionClaim, IdempotentReplay, TaskRepository, WorkspaceLimits
 from app.storage.workspaces import WorkspaceRepository
 from app.tasks import state
 from app.tasks.schemas import BuildTaskResult, Stage, TaskList, TaskStatusResponse
@@ -43,6 +43,7 @@ class TaskRepos:
     functions: FunctionRepository
     tasks: TaskRepository
     objects: ObjectStore
+    limits: WorkspaceLimits
 
 
 def to_response(task: dict[str, Any]) -> TaskStatusResponse:
@@ -129,6 +130,7 @@ async def _insert(
                 due_at_ms=int(time.time() * 1000),
                 idempotency=idempotency,
                 function=claim,
+                limits=repos.limits,
             )
             return task, False
         except IdempotentReplay as replay:

@@ -44,6 +44,9 @@ def pipeline_settings(settings: Settings, infra_url: str, **overrides: object) -
         "poller_tick_seconds": 0.2,
         "poll_max_attempts": 60,
         "lease_seconds": 5.0,
+        # Most tests run many tasks in one workspace; test_limits checks the real defaults.
+        "workspace_max_active_tasks": 1000,
+        "workspace_max_tasks_per_minute": 1000,
     }
     values.update(overrides)
     return with_overrides(settings, **values)
