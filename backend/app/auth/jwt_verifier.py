@@ -14,7 +14,7 @@ import jwt
 
 log = logging.getLogger(__name__)
 
-MIN_REFRESH_SECONDS = 30.0
+MIN_REFRESH_SECONDS = 10.0
 ALGORITHMS = ["RS256"]
 
 
