@@ -7,6 +7,7 @@ chunk, so a request can be replayed after an auth challenge without holding a wh
 
 import base64
 import hashlib
+import re
 from collections.abc import AsyncIterator, Generator
 from typing import Any
 
@@ -61,13 +62,15 @@ class RegistryAuth(httpx.Auth):
             yield request
 
 
+_CHALLENGE_PARAM = re.compile(r'(\w+)\s*=\s*(?:"([^"]*)"|([^,\s]*))')
+
+
 def _challenge_params(text: str) -> dict[str, str]:
-    params: dict[str, str] = {}
-    for part in text.split(","):
-        key, _, value = part.strip().partition("=")
-        if key:
-            params[key.strip().lower()] = value.strip().strip('"')
-    return params
+    """`realm="…",service="…",scope="repository:x:push,pull"` (commas inside quotes kept)."""
+    return {
+        match[1].lower(): match[2] if match[2] is not None else match[3]
+        for match in _CHALLENGE_PARAM.finditer(text)
+    }
 
 
 class RegistryClient:

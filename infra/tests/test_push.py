@@ -1,0 +1,150 @@
+"""Push: the component and its locked app to a real registry, read back with skopeo."""
+
+import base64
+import hashlib
+import json
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from oci_format import check_spin_artifact, skopeo_inspect
+
+from conftest import AUTH, BUCKET, make_settings, run_job
+from infra_service.main import create_app
+from infra_service.oci import RegistryAuth
+from testing.infra_service import Registry, running_registry
+
+# Not a runnable component, but the registry and the format do not care; e2e pushes real ones.
+FAKE_WASM = b"\0asm\x0d\x00\x01\x00" + bytes(range(256)) * 1200
+
+
+@pytest.fixture(scope="module")
+def registry() -> Iterator[Registry]:
+    with running_registry() as running:
+        yield running
+
+
+@pytest.fixture
+async def pusher(
+    aws_endpoint: str, s3: Any, tmp_path: Path, registry: Registry
+) -> AsyncIterator[httpx.AsyncClient]:
+    settings = make_settings(
+        aws_endpoint,
+        tmp_path / "scratch",
+        registry_url=registry.host,
+        registry_insecure=True,
+        push_chunk_bytes=64 * 1024,  # several PATCH chunks for the ~300 kB blob
+    )
+    app = create_app(settings)
+    async with (
+        LifespanManager(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://infra.test", headers=AUTH
+        ) as http,
+    ):
+        yield http
+
+
+def _push_body(key: str, tag: str = "v1") -> dict[str, str]:
+    return {
+        "job_key": key,
+        "wasm_path": f"s3://{BUCKET}/build-artifacts/t1/hello.wasm",
+        "app_name": "hello",
+        "repository": "faas-functions",
+        "tag": tag,
+    }
+
+
+async def test_a_component_is_pushed_in_the_spin_registry_push_format(
+    pusher: httpx.AsyncClient, s3: Any, registry: Registry
+) -> None:
+    s3.put_object(Bucket=BUCKET, Key="build-artifacts/t1/hello.wasm", Body=FAKE_WASM)
+    job = await run_job(pusher, "pushes", _push_body("t1:push"))
+    assert job["status"] == "succeeded", job["error"]
+    image_url = job["result"]["image_url"]
+    assert image_url.startswith(f"{registry.host}/faas-functions@sha256:")
+    check_spin_artifact(
+        image_url=image_url,
+        app_name="hello",
+        wasm_sha256=hashlib.sha256(FAKE_WASM).hexdigest(),
+        wasm_size=len(FAKE_WASM),
+    )
+    by_tag = json.loads(skopeo_inspect(f"{registry.host}/faas-functions:v1", "--raw"))
+    assert by_tag["layers"][0]["digest"] == "sha256:" + hashlib.sha256(FAKE_WASM).hexdigest()
+
+
+async def test_a_component_known_by_its_stored_digest_is_not_uploaded_twice(
+    pusher: httpx.AsyncClient, s3: Any
+) -> None:
+    digest = hashlib.sha256(FAKE_WASM).hexdigest()
+    s3.put_object(
+        Bucket=BUCKET,
+        Key="build-artifacts/t1/hello.wasm",
+        Body=FAKE_WASM,
+        Metadata={"sha256": digest},
+    )
+    first = await run_job(pusher, "pushes", _push_body("t1:push", "a"))
+    second = await run_job(pusher, "pushes", _push_body("t2:push", "b"))
+    assert first["status"] == second["status"] == "succeeded"
+    assert first["result"]["wasm_digest"] == second["result"]["wasm_digest"] == f"sha256:{digest}"
+
+
+async def test_a_missing_component_fails_the_push_plainly(pusher: httpx.AsyncClient) -> None:
+    job = await run_job(pusher, "pushes", _push_body("t1:push"))
+    assert job["status"] == "failed"
+    assert job["error"]["code"] == "NOT_FOUND"
+    assert "build-artifacts/t1/hello.wasm" in job["error"]["message"]
+
+
+async def test_an_unreachable_registry_is_reported_as_such(
+    aws_endpoint: str, s3: Any, tmp_path: Path
+) -> None:
+    s3.put_object(Bucket=BUCKET, Key="build-artifacts/t1/hello.wasm", Body=FAKE_WASM)
+    with running_registry() as gone:
+        host = gone.host
+    settings = make_settings(
+        aws_endpoint, tmp_path / "scratch", registry_url=host, registry_insecure=True
+    )
+    app = create_app(settings)
+    async with (
+        LifespanManager(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://infra.test", headers=AUTH
+        ) as http,
+    ):
+        job = await run_job(http, "pushes", _push_body("t1:push"))
+    assert job["error"]["code"] == "REGISTRY_UNAVAILABLE"
+    assert host in job["error"]["message"]
+
+
+async def test_registry_auth_answers_a_bearer_challenge_with_a_token() -> None:
+    seen: list[str | None] = []
+
+    def registry(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/token":
+            assert request.url.params["scope"] == "repository:app:push,pull"
+            expected = "Basic " + base64.b64encode(b"user:secret").decode()
+            assert request.headers["authorization"] == expected
+            return httpx.Response(200, json={"token": "t0k3n"})
+        seen.append(request.headers.get("authorization"))
+        if request.headers.get("authorization") != "Bearer t0k3n":
+            challenge = (
+                'Bearer realm="https://r.test/token",service="r.test",'
+                'scope="repository:app:push,pull"'
+            )
+            return httpx.Response(401, headers={"WWW-Authenticate": challenge})
+        return httpx.Response(202, headers={"Location": "/v2/app/blobs/uploads/1"})
+
+    auth = RegistryAuth(("user", "secret"))
+    async with httpx.AsyncClient(transport=httpx.MockTransport(registry)) as http:
+        first = await http.post("https://r.test/v2/app/blobs/uploads/", auth=auth)
+        second = await http.post("https://r.test/v2/app/blobs/uploads/", auth=auth)
+    assert first.status_code == second.status_code == 202
+    assert seen == [
+        "Basic " + base64.b64encode(b"user:secret").decode(),
+        "Bearer t0k3n",
+        "Bearer t0k3n",
+    ]
