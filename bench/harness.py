@@ -264,6 +264,16 @@ class Moto:
         with urllib.request.urlopen(request, timeout=10):
             pass
 
+    def reset(self) -> None:
+        """Forget every resource (moto's reset API), then create the backend's again."""
+        request = urllib.request.Request(f"{self.url}/moto-api/reset", method="POST")
+        with urllib.request.urlopen(request, timeout=30):
+            pass
+        from app.bootstrap import ensure_resources
+
+        ensure_resources(settings_for(self.url))
+        self.reset_counts()
+
     def dynamodb_requests(self) -> int:
         return sum(n for name, n in self.counts().items() if name.startswith("dynamodb:"))
 
