@@ -138,10 +138,12 @@ class ObjectStore:
         return {"size": head["ContentLength"], **head.get("Metadata", {})}
 
     async def copy(self, source: S3Location, target: S3Location) -> None:
-        """Server-side copy (metadata included), for cache hits."""
+        """Server-side copy in one request (metadata included), for cache hits."""
         try:
-            await self._s3.copy(
-                {"Bucket": source.bucket, "Key": source.key}, target.bucket, target.key
+            await self._s3.copy_object(
+                CopySource={"Bucket": source.bucket, "Key": source.key},
+                Bucket=target.bucket,
+                Key=target.key,
             )
         except (ClientError, BotoCoreError) as exc:
             raise StorageUnavailable(f"copy {source.url} to {target.url}", exc) from exc
