@@ -1,0 +1,120 @@
+"""Build failures that need no full compile: checked early, logged to S3 in every outcome."""
+
+import io
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+
+from conftest import AUTH, BUCKET, EXAMPLES, make_settings, run_job
+from infra_service.main import create_app
+
+HELLO = (EXAMPLES / "hello" / "app.py").read_bytes()
+
+
+async def _build(client: httpx.AsyncClient, s3: Any, filename: str, source: bytes) -> dict:
+    key = f"build-sources/ws-1/task-1/{filename}"
+    s3.put_object(Bucket=BUCKET, Key=key, Body=source)
+    body = {
+        "job_key": "task-1:build",
+        "workspace_id": "ws-1",
+        "app_name": "hello",
+        "source": f"s3://{BUCKET}/{key}",
+        "artifact": f"s3://{BUCKET}/build-artifacts/task-1/hello.wasm",
+    }
+    return await run_job(client, "builds", body, timeout=30)
+
+
+def _log(s3: Any) -> str:
+    return s3.get_object(Bucket=BUCKET, Key="build-logs/task-1/build.log")["Body"].read().decode()
+
+
+def _zip(entries: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in entries.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+async def test_a_syntax_error_fails_at_once_with_the_line_and_a_stored_log(
+    client: httpx.AsyncClient, s3: Any
+) -> None:
+    job = await _build(client, s3, "app.py", b"def handler(:\n    pass\n")
+    assert job["error"]["code"] == "BUILD_FAILED"
+    assert job["error"]["message"].startswith("app.py, line 1")
+    assert job["log_path"] == f"s3://{BUCKET}/build-logs/task-1/build.log"
+    assert "FAILED (BUILD_FAILED): app.py, line 1" in _log(s3)
+    objects = s3.list_objects_v2(Bucket=BUCKET, Prefix="build-artifacts/").get("KeyCount", 0)
+    assert objects == 0
+
+
+async def test_a_missing_source_object_fails_plainly(client: httpx.AsyncClient, s3: Any) -> None:
+    body = {
+        "job_key": "task-1:build",
+        "workspace_id": "ws-1",
+        "app_name": "hello",
+        "source": f"s3://{BUCKET}/build-sources/ws-1/task-1/gone.py",
+        "artifact": f"s3://{BUCKET}/build-artifacts/task-1/hello.wasm",
+    }
+    job = await run_job(client, "builds", body)
+    assert job["error"]["code"] == "SOURCE_NOT_FOUND"
+    assert "gone.py" in _log(s3)
+
+
+async def test_an_unsafe_zip_is_refused_before_anything_is_unpacked(
+    client: httpx.AsyncClient, s3: Any
+) -> None:
+    job = await _build(client, s3, "src.zip", _zip({"app.py": HELLO, "../../escape.py": b""}))
+    assert job["error"]["code"] == "INVALID_SOURCE"
+    assert "escape.py" in job["error"]["message"]
+
+
+async def test_requirements_are_refused_clearly_when_installs_are_disabled(
+    aws_endpoint: str, s3: Any, tmp_path: Path
+) -> None:
+    settings = make_settings(aws_endpoint, tmp_path / "scratch", allow_requirements=False)
+    source = _zip({"app.py": HELLO, "requirements.txt": b"spin-sdk==3.4.1\nhumanize==4.9.0\n"})
+    app = create_app(settings)
+    async with (
+        LifespanManager(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://t", headers=AUTH
+        ) as client,
+    ):
+        job = await _build(client, s3, "src.zip", source)
+    assert job["error"]["code"] == "BUILD_FAILED"
+    assert "does not install dependencies" in job["error"]["message"]
+    assert "spin-sdk is provided by the toolchain" in _log(s3)
+
+
+async def test_a_requirement_line_pip_must_not_see_is_refused_naming_the_line(
+    client: httpx.AsyncClient, s3: Any
+) -> None:
+    source = _zip({"app.py": HELLO, "requirements.txt": b"humanize\n--extra-index-url http://x\n"})
+    job = await _build(client, s3, "src.zip", source)
+    assert job["error"]["code"] == "BUILD_FAILED"
+    assert "requirements.txt, line 2" in job["error"]["message"]
+
+
+@pytest.mark.e2e
+async def test_a_build_past_its_deadline_is_killed_and_fails_with_build_timeout(
+    aws_endpoint: str, s3: Any, tmp_path: Path
+) -> None:
+    scratch = tmp_path / "scratch"
+    settings = make_settings(aws_endpoint, scratch, build_timeout_seconds=1.0)
+    app = create_app(settings)
+    async with (
+        LifespanManager(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://t", headers=AUTH
+        ) as client,
+    ):
+        job = await _build(client, s3, "app.py", HELLO)
+    assert job["error"]["code"] == "BUILD_TIMEOUT"
+    assert "within 1 s" in job["error"]["message"]
+    assert not list(scratch.glob("build-*")), "the scratch folder is removed"
+    assert "FAILED (BUILD_TIMEOUT)" in _log(s3)
