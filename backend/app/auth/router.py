@@ -3,6 +3,7 @@
 from fastapi import APIRouter, Path, status
 
 from app.api.deps import ApiKeysDep, CallerDep, MembersDep, OwnedWorkspaceDep, WorkspaceDep
+from app.api.problems import PROBLEM_RESPONSES
 from app.auth import service
 from app.auth.schemas import (
     ApiKey,
@@ -15,7 +16,9 @@ from app.auth.schemas import (
 )
 from app.errors import NotFound
 
-router = APIRouter(prefix="/api/workspaces/{workspace_id}", tags=["access"])
+router = APIRouter(
+    prefix="/api/workspaces/{workspace_id}", tags=["access"], responses=PROBLEM_RESPONSES
+)
 
 
 @router.get("/members", response_model=MemberList)

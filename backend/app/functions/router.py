@@ -4,10 +4,11 @@ from fastapi import APIRouter, status
 
 from app.api.deps import FunctionDep, FunctionsDep, WorkspaceDep
 from app.api.pagination import Limit, NextToken
+from app.api.problems import PROBLEM_RESPONSES
 from app.functions import service
 from app.functions.schemas import Function, FunctionCreate, FunctionList, FunctionUpdate
 
-router = APIRouter(prefix="/api", tags=["functions"])
+router = APIRouter(prefix="/api", tags=["functions"], responses=PROBLEM_RESPONSES)
 
 
 @router.post(

@@ -6,6 +6,7 @@ from fastapi import APIRouter, File, Form, Header, Query, Response, UploadFile, 
 
 from app.api.deps import AccessDep, ContainerDep, FunctionDep, TaskDep, TaskReposDep, WorkspaceDep
 from app.api.pagination import Limit, NextToken
+from app.api.problems import PROBLEM_RESPONSES
 from app.functions.schemas import FunctionName
 from app.tasks import intake, logs, service
 from app.tasks.schemas import (
@@ -23,7 +24,7 @@ from app.tasks.schemas import (
     TaskStatusResponse,
 )
 
-router = APIRouter(tags=["builds and tasks"])
+router = APIRouter(tags=["builds and tasks"], responses=PROBLEM_RESPONSES)
 
 IdempotencyKey = Annotated[
     str | None,
@@ -90,7 +91,7 @@ async def build(
     container: ContainerDep,
     repos: TaskReposDep,
     file: UploadedFile,
-    workspace_id: Annotated[str, Form(max_length=64)],
+    workspace_id: Annotated[str, Form(min_length=1, max_length=64)],
     app_name: Annotated[FunctionName, Form()],
     function_id: Annotated[str | None, Form(max_length=64)] = None,
     idempotency_key: IdempotencyKey = None,
@@ -115,7 +116,7 @@ async def build_and_push(
     container: ContainerDep,
     repos: TaskReposDep,
     file: UploadedFile,
-    workspace_id: Annotated[str, Form(max_length=64)],
+    workspace_id: Annotated[str, Form(min_length=1, max_length=64)],
     app_name: Annotated[FunctionName, Form()],
     function_id: Annotated[str | None, Form(max_length=64)] = None,
     repository: Annotated[OciRepository | None, Form()] = None,

@@ -14,10 +14,11 @@ from app.api.deps import (
     WorkspacesDep,
 )
 from app.api.pagination import Limit, NextToken
+from app.api.problems import PROBLEM_RESPONSES
 from app.workspaces import service
 from app.workspaces.schemas import Workspace, WorkspaceCreate, WorkspaceList, WorkspaceUpdate
 
-router = APIRouter(prefix="/api/workspaces", tags=["workspaces"])
+router = APIRouter(prefix="/api/workspaces", tags=["workspaces"], responses=PROBLEM_RESPONSES)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=Workspace)

@@ -69,10 +69,8 @@ def _body_for(method: str, path: str, ids: dict[str, str]) -> dict[str, Any]:
     """A plausible request body naming B's resources, so only access control can refuse it."""
     if method not in {"POST", "PUT", "PATCH"}:
         return {}
-    if (
-        path in {"/api/v1/build", "/api/v1/build-and-push"}
-        or path.endswith("/deploy")
-        and (path.startswith("/api/functions"))
+    if path in {"/api/v1/build", "/api/v1/build-and-push"} or (
+        path.endswith("/deploy") and (path.startswith("/api/functions"))
     ):
         return {
             "data": {"workspace_id": ids["workspace_id"], "app_name": "fn"},
