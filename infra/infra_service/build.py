@@ -203,7 +203,10 @@ class Builder:
         deps = workdir / "deps"
         build_log.line(f"installing pure-Python wheels: {', '.join(wanted)}")
         command = pip_command(
-            requirements=wanted, target=deps, index_url=self._settings.pip_index_url
+            requirements=wanted,
+            target=deps,
+            index_url=self._settings.pip_index_url,
+            find_links=self._settings.pip_find_links,
         )
         since = build_log.offset()
         limits = self._limits(self._settings.requirements_timeout_seconds)

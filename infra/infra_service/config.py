@@ -79,6 +79,7 @@ class Settings(BaseSettings):
     max_unpacked_bytes: int = Field(default=200 * MIB, ge=1)
     allow_requirements: bool = True
     pip_index_url: str | None = None
+    pip_find_links: str | None = None  # a local wheelhouse; when set, no index is used
     requirements_timeout_seconds: float = Field(default=180.0, gt=0)
     build_cache_enabled: bool = True
 

@@ -53,7 +53,13 @@ def read_requirements(path: Path) -> tuple[list[str], list[str]]:
     return wanted, notes
 
 
-def pip_command(*, requirements: list[str], target: Path, index_url: str | None) -> list[str]:
+def pip_command(
+    *,
+    requirements: list[str],
+    target: Path,
+    index_url: str | None,
+    find_links: str | None = None,
+) -> list[str]:
     """pip, restricted to pure-Python wheels for the Python that componentize-py embeds."""
     command = [
         sys.executable, "-m", "pip", "install",
@@ -63,6 +69,8 @@ def pip_command(*, requirements: list[str], target: Path, index_url: str | None)
     ]  # fmt: skip
     if index_url:
         command += ["--index-url", index_url]
+    if find_links:
+        command += ["--no-index", "--find-links", find_links]
     return [*command, *requirements]
 
 

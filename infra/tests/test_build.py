@@ -118,3 +118,69 @@ async def test_a_build_past_its_deadline_is_killed_and_fails_with_build_timeout(
     assert "within 1 s" in job["error"]["message"]
     assert not list(scratch.glob("build-*")), "the scratch folder is removed"
     assert "FAILED (BUILD_TIMEOUT)" in _log(s3)
+
+
+def _wheel(folder: Path, name: str, module_source: str) -> Path:
+    """A minimal pure-Python wheel (py3-none-any) written by hand into a local wheelhouse."""
+    dist = f"{name}-1.0.dist-info"
+    files = {
+        f"{name}/__init__.py": module_source,
+        f"{dist}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n",
+        f"{dist}/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\n"
+        "Tag: py3-none-any\n",
+    }
+    record = "".join(f"{path},,\n" for path in files) + f"{dist}/RECORD,,\n"
+    wheel = folder / f"{name}-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        for path, text in {**files, f"{dist}/RECORD": record}.items():
+            archive.writestr(path, text)
+    return wheel
+
+
+async def test_a_package_without_a_pure_python_wheel_is_refused_with_the_reason(
+    aws_endpoint: str, s3: Any, tmp_path: Path
+) -> None:
+    wheelhouse = tmp_path / "wheels"
+    wheelhouse.mkdir()
+    settings = make_settings(aws_endpoint, tmp_path / "scratch", pip_find_links=str(wheelhouse))
+    source = _zip({"app.py": HELLO, "requirements.txt": b"numpy==2.1.0\n"})
+    app = create_app(settings)
+    async with (
+        LifespanManager(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://t", headers=AUTH
+        ) as client,
+    ):
+        job = await _build(client, s3, "src.zip", source)
+    assert job["error"]["code"] == "BUILD_FAILED"
+    message = job["error"]["message"]
+    assert "Only pure-Python packages" in message
+    assert "numpy" in message
+
+
+@pytest.mark.e2e
+async def test_pure_python_requirements_are_installed_and_bundled(
+    aws_endpoint: str, s3: Any, tmp_path: Path
+) -> None:
+    wheelhouse = tmp_path / "wheels"
+    wheelhouse.mkdir()
+    _wheel(wheelhouse, "tinygreeting", "def greet():\n    return 'hi from a wheel'\n")
+    settings = make_settings(aws_endpoint, tmp_path / "scratch", pip_find_links=str(wheelhouse))
+    app_source = HELLO.replace(
+        b"from spin_sdk import http\n", b"import tinygreeting\nfrom spin_sdk import http\n"
+    )
+    source = _zip(
+        {"app.py": app_source, "requirements.txt": b"spin-sdk==3.4.1\ntinygreeting==1.0\n"}
+    )
+    app = create_app(settings)
+    async with (
+        LifespanManager(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://t", headers=AUTH
+        ) as client,
+    ):
+        job = await _build(client, s3, "src.zip", source)
+    assert job["status"] == "succeeded", job["error"]
+    log = _log(s3)
+    assert "installing pure-Python wheels: tinygreeting==1.0" in log
+    assert "requirements installed" in log
