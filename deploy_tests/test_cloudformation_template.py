@@ -21,10 +21,12 @@ from botocore.exceptions import ClientError
 
 from app.aws import AwsClients, open_aws_clients
 from app.config import Environment, Settings
-from app.errors import Conflict, NotFound
+from app.errors import Conflict, NotFound, TooManyRequests
 from app.main import create_app
 from app.storage import keys, schema
 from app.storage.functions import FunctionRepository
+from app.storage.members import MemberRepository
+from app.storage.tasks import TaskRepository, WorkspaceLimits
 from app.storage.workspaces import WorkspaceRepository
 from deploy_tests.support import TEMPLATE, load_template
 
@@ -293,8 +295,10 @@ async def test_workspace_storage_works_on_the_stack_table(
 
     stored = await workspaces.get(workspace_id=record["id"])
     assert stored is not None and stored["name"] == "team"
-    page = await workspaces.list_for_owner(owner="alice", limit=10, next_token=None)
-    assert [item["id"] for item in page.items] == [record["id"]]
+    # The owner's membership, found through the ListIndex of the stack's table.
+    members = MemberRepository(client=aws.dynamodb, table=stack["TableName"])
+    page = await members.workspaces_of(subject="alice", limit=10, next_token=None)
+    assert [item["workspace_id"] for item in page.items] == [record["id"]]
 
     updated = await workspaces.update(workspace_id=record["id"], changes={"name": "renamed"})
     assert updated["name"] == "renamed"
@@ -344,6 +348,58 @@ async def test_function_storage_works_on_the_stack_table(
     await functions.delete(workspace_id=workspace_id, function_id=function["id"], name="hello")
     assert await functions.get(function_id=function["id"]) is None
     assert not await functions.any_in_workspace(workspace_id=workspace_id)
+
+
+async def test_task_storage_works_on_the_stack_table(
+    aws: AwsClients, stack: dict[str, str]
+) -> None:
+    table = stack["TableName"]
+    workspaces = WorkspaceRepository(client=aws.dynamodb, table=table)
+    tasks = TaskRepository(client=aws.dynamodb, table=table)
+    workspace_id, task_id = "01jeeeeeeeeeeeeeeeeeeeeeee", "01jfffffffffffffffffffffff"
+    await workspaces.create(
+        workspace={
+            "id": workspace_id,
+            "name": "team",
+            "owner": "alice",
+            "created_at": "2026-01-01T00:00:00Z",
+            "updated_at": "2026-01-01T00:00:00Z",
+        }
+    )
+    task = {
+        "task_id": task_id,
+        "workspace_id": workspace_id,
+        "app_name": "hello",
+        "type": "build",
+        "status": "pending",
+        "stage": "build",
+        "stages": [{"name": "build", "status": "pending"}],
+        "version": 0,
+        "created_at": "2026-01-01T00:00:00Z",
+        "updated_at": "2026-01-01T00:00:00Z",
+    }
+    limits = WorkspaceLimits(max_active=1, per_minute=10)
+    await tasks.create(task=task, due_at_ms=1_000, limits=limits)
+
+    # By id alone (IdIndex) and as due work for the pollers (DueIndex).
+    assert (await tasks.get(task_id=task_id))["status"] == "pending"
+    due = await tasks.due(shard=keys.due_shard(task_id), now_ms=2_000, limit=10)
+    assert len(due) == 1
+    claimed = await tasks.claim(raw_key=due[0], now_ms=2_000, lease_ms=30_000, owner="replica-a")
+    assert claimed is not None
+    # The workspace's active-task slot is taken until the task finishes.
+    with pytest.raises(TooManyRequests):
+        await tasks.create(
+            task={**task, "task_id": "01jggggggggggggggggggggggg"}, due_at_ms=1, limits=limits
+        )
+    done = await tasks.save_step(
+        task=claimed, changes={"status": "completed"}, owner="replica-a", next_due_ms=None
+    )
+    assert done is not None and done["status"] == "completed"
+    assert await tasks.due(shard=keys.due_shard(task_id), now_ms=10**13, limit=10) == []
+    await tasks.create(
+        task={**task, "task_id": "01jggggggggggggggggggggggg"}, due_at_ms=1, limits=limits
+    )
 
 
 async def test_backend_api_is_ready_and_serves_on_the_stack_resources(
