@@ -46,7 +46,7 @@ CASES = {
         "not-the-rsa-key-but-a-shared-secret-of-32-bytes",
         algorithm="HS256",
         headers={"kid": "key-1"},
-    ),  # fmt: skip
+    ),
     "garbage": lambda i: "not.a.token",
 }
 
