@@ -93,8 +93,14 @@ def main() -> int:
     }
     processes: list[tuple[str, subprocess.Popen]] = []
 
-    def start(name: str, command: list[str], cwd: Path = ROOT) -> subprocess.Popen:
-        process = subprocess.Popen(command, cwd=cwd, env=env, start_new_session=True)
+    def start(
+        name: str, command: list[str], cwd: Path = ROOT, log: str | None = None
+    ) -> subprocess.Popen:
+        """Start a process in its own group; chatty ones log to .data/<log> instead."""
+        output = (DATA / log).open("ab") if log else None
+        process = subprocess.Popen(
+            command, cwd=cwd, env=env, start_new_session=True, stdout=output, stderr=output
+        )
         processes.append((name, process))
         return process
 
@@ -109,11 +115,15 @@ def main() -> int:
                 os.killpg(process.pid, signal.SIGKILL)
             print(f"stopped {name}")
 
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    def on_sigterm(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_sigterm)
     try:
         moto = start(
             "moto",
             [str(Path(PYTHON).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(MOTO_PORT)],
+            log="moto.log",
         )
         wait_for_port(MOTO_PORT, "moto", moto)
         subprocess.run([PYTHON, "-m", "app.bootstrap"], cwd=ROOT / "backend", env=env, check=True)
@@ -122,7 +132,9 @@ def main() -> int:
         if registry_binary:
             config = DATA / "registry.yml"
             config.write_text(REGISTRY_CONFIG.format(root=DATA / "registry", port=REGISTRY_PORT))
-            registry = start("registry", [registry_binary, "serve", str(config)])
+            registry = start(
+                "registry", [registry_binary, "serve", str(config)], log="registry.log"
+            )
             wait_for_port(REGISTRY_PORT, "registry", registry)
         else:
             print("docker-registry not found (make system-deps installs it); pushes will fail")
@@ -143,7 +155,8 @@ def main() -> int:
             f"  backend API        http://127.0.0.1:{BACKEND_PORT}   (docs: /docs, /redoc)\n"
             f"  infra service      http://127.0.0.1:{INFRA_PORT}   (token: {TOKEN})\n"
             f"  OCI registry       http://127.0.0.1:{REGISTRY_PORT}/v2/\n"
-            f"  AWS (moto server)  {endpoint}\n",
+            f"  AWS (moto server)  {endpoint}\n"
+            f"  (moto and registry logs: {DATA}/moto.log, {DATA}/registry.log)\n",
             flush=True,
         )
         while True:
