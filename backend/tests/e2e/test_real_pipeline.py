@@ -60,27 +60,29 @@ class Stack:
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def stack(moto_server: str) -> AsyncIterator[Stack]:
     reset_moto(moto_server)
-    with running_registry() as registry:
-        with running_infra_service(aws_endpoint=moto_server, registry=registry) as infra:
-            settings = make_settings(
-                moto_server,
-                pollers_enabled=True,
-                build_service_url=infra.url,
-                push_service_url=infra.url,
-                scaffold_service_url=infra.url,
-                deploy_service_url=infra.url,
-                infra_service_token=infra.token,
-                poll_interval_seconds=0.5,
-                poll_first_delay_seconds=0.1,
-                poller_tick_seconds=0.5,
-                infra_request_timeout_seconds=30,
-                ecr_repository="functions/e2e",
-                workspace_max_tasks_per_minute=100,
-            )
-            ensure_resources(settings)
-            async with running_backend(settings) as api:
-                workspace = await create_workspace(api, "e2e")
-                yield Stack(api=api, settings=settings, workspace_id=workspace["id"])
+    with (
+        running_registry() as registry,
+        running_infra_service(aws_endpoint=moto_server, registry=registry) as infra,
+    ):
+        settings = make_settings(
+            moto_server,
+            pollers_enabled=True,
+            build_service_url=infra.url,
+            push_service_url=infra.url,
+            scaffold_service_url=infra.url,
+            deploy_service_url=infra.url,
+            infra_service_token=infra.token,
+            poll_interval_seconds=0.5,
+            poll_first_delay_seconds=0.1,
+            poller_tick_seconds=0.5,
+            infra_request_timeout_seconds=30,
+            ecr_repository="functions/e2e",
+            workspace_max_tasks_per_minute=100,
+        )
+        ensure_resources(settings)
+        async with running_backend(settings) as api:
+            workspace = await create_workspace(api, "e2e")
+            yield Stack(api=api, settings=settings, workspace_id=workspace["id"])
 
 
 async def test_hello_becomes_a_component_and_a_spin_oci_artifact(stack: Stack) -> None:
