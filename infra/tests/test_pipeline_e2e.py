@@ -19,12 +19,12 @@ import pytest
 import wasmtime
 import yaml
 from k8s_schemas import SPINAPP
-from oci_format import check_spin_artifact
 from wasmtime.component import Component
 
 from conftest import BUCKET, EXAMPLES, s3_client
 from testing.infra_service import InfraService, running_infra_service, running_registry
 from testing.moto import reset_moto
+from testing.oci_format import check_spin_artifact
 
 pytestmark = pytest.mark.e2e
 

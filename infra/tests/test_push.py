@@ -10,12 +10,12 @@ from typing import Any
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
-from oci_format import check_spin_artifact, skopeo_inspect
 
 from conftest import AUTH, BUCKET, make_settings, run_job
 from infra_service.main import create_app
 from infra_service.oci import RegistryAuth
 from testing.infra_service import Registry, running_registry
+from testing.oci_format import check_spin_artifact, skopeo_inspect
 
 # Not a runnable component, but the registry and the format do not care; e2e pushes real ones.
 FAKE_WASM = b"\0asm\x0d\x00\x01\x00" + bytes(range(256)) * 1200
