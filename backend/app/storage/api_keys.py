@@ -7,7 +7,12 @@ from botocore.exceptions import ClientError
 from app.aws import is_condition_failure
 from app.errors import NotFound
 from app.storage import keys
-from app.storage.dynamo import from_item, to_item, to_value
+from app.storage.dynamo import (
+    from_item,
+    get_by_entity_id,
+    query_partition_prefix,
+    to_item,
+)
 
 _KEY_ATTRIBUTES = {keys.PK, keys.SK, keys.ENTITY_ID, "Type"}
 
@@ -35,27 +40,17 @@ class ApiKeyRepository:
         )
 
     async def get(self, *, key_id: str) -> dict[str, Any] | None:
-        response = await self._client.query(
-            TableName=self._table,
-            IndexName=keys.ID_INDEX,
-            KeyConditionExpression="#id = :id",
-            ExpressionAttributeNames={"#id": keys.ENTITY_ID},
-            ExpressionAttributeValues={":id": to_value(keys.api_key_entity_id(key_id))},
-            Limit=1,
-        )
-        items = response.get("Items", [])
-        return _record(items[0]) if items else None
+        item = await get_by_entity_id(self._client, self._table, keys.api_key_entity_id(key_id))
+        return _record(item) if item else None
 
     async def list_in_workspace(self, *, workspace_id: str) -> list[dict[str, Any]]:
-        response = await self._client.query(
-            TableName=self._table,
-            KeyConditionExpression="PK = :pk AND begins_with(SK, :prefix)",
-            ExpressionAttributeValues={
-                ":pk": to_value(keys.workspace_pk(workspace_id)),
-                ":prefix": to_value(keys.API_KEY_PREFIX),
-            },
+        items = await query_partition_prefix(
+            self._client,
+            self._table,
+            pk=keys.workspace_pk(workspace_id),
+            prefix=keys.API_KEY_PREFIX,
         )
-        return [_record(item) for item in response.get("Items", [])]
+        return [_record(item) for item in items]
 
     async def delete(self, *, workspace_id: str, key_id: str) -> None:
         try:

@@ -10,6 +10,7 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
 from app.errors import InvalidInput
+from app.storage import keys
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -95,3 +96,35 @@ def set_expression(changes: dict[str, Any]) -> dict[str, Any]:
         "ExpressionAttributeNames": names,
         "ExpressionAttributeValues": values,
     }
+
+
+async def get_by_entity_id(client: Any, table: str, entity_id: str) -> dict[str, Any] | None:
+    """The item whose IdIndex key is `entity_id` (an id alone finds its item), or None."""
+    response = await client.query(
+        TableName=table,
+        IndexName=keys.ID_INDEX,
+        KeyConditionExpression="#id = :id",
+        ExpressionAttributeNames={"#id": keys.ENTITY_ID},
+        ExpressionAttributeValues={":id": to_value(entity_id)},
+        Limit=1,
+    )
+    items = response.get("Items", [])
+    return items[0] if items else None
+
+
+async def query_partition_prefix(
+    client: Any, table: str, *, pk: str, prefix: str
+) -> list[dict[str, Any]]:
+    """Every item of partition `pk` whose sort key starts with `prefix` (all pages)."""
+    request: dict[str, Any] = {
+        "TableName": table,
+        "KeyConditionExpression": "PK = :pk AND begins_with(SK, :prefix)",
+        "ExpressionAttributeValues": {":pk": to_value(pk), ":prefix": to_value(prefix)},
+    }
+    items: list[dict[str, Any]] = []
+    while True:
+        response = await client.query(**request)
+        items.extend(response.get("Items", []))
+        if "LastEvaluatedKey" not in response:
+            return items
+        request["ExclusiveStartKey"] = response["LastEvaluatedKey"]

@@ -12,6 +12,7 @@ from app.storage.dynamo import (
     decode_token,
     encode_token,
     from_item,
+    get_by_entity_id,
     set_expression,
     to_item,
     to_value,
@@ -88,16 +89,10 @@ class FunctionRepository:
 
     async def get(self, *, function_id: str) -> dict[str, Any] | None:
         """Find a function by id alone, through IdIndex."""
-        response = await self._client.query(
-            TableName=self._table,
-            IndexName=keys.ID_INDEX,
-            KeyConditionExpression="#id = :id",
-            ExpressionAttributeNames={"#id": keys.ENTITY_ID},
-            ExpressionAttributeValues={":id": to_value(keys.function_entity_id(function_id))},
-            Limit=1,
+        item = await get_by_entity_id(
+            self._client, self._table, keys.function_entity_id(function_id)
         )
-        items = response.get("Items", [])
-        return _record(items[0]) if items else None
+        return _record(item) if item else None
 
     async def list_in_workspace(
         self, *, workspace_id: str, limit: int, next_token: str | None

@@ -3,7 +3,15 @@
 from typing import Any
 
 from app.storage import keys
-from app.storage.dynamo import Page, decode_token, encode_token, from_item, to_item, to_value
+from app.storage.dynamo import (
+    Page,
+    decode_token,
+    encode_token,
+    from_item,
+    query_partition_prefix,
+    to_item,
+    to_value,
+)
 
 _KEY_ATTRIBUTES = {keys.PK, keys.SK, keys.LIST_PK, keys.LIST_SK, "Type"}
 
@@ -47,15 +55,10 @@ class MemberRepository:
         )
 
     async def list_in_workspace(self, *, workspace_id: str) -> list[dict[str, Any]]:
-        response = await self._client.query(
-            TableName=self._table,
-            KeyConditionExpression="PK = :pk AND begins_with(SK, :prefix)",
-            ExpressionAttributeValues={
-                ":pk": to_value(keys.workspace_pk(workspace_id)),
-                ":prefix": to_value(keys.MEMBER_PREFIX),
-            },
+        items = await query_partition_prefix(
+            self._client, self._table, pk=keys.workspace_pk(workspace_id), prefix=keys.MEMBER_PREFIX
         )
-        return [_record(item) for item in response.get("Items", [])]
+        return [_record(item) for item in items]
 
     async def workspaces_of(self, *, subject: str, limit: int, next_token: str | None) -> Page:
         """One page of a user's memberships, in the order they joined."""

@@ -19,6 +19,7 @@ from app.storage.dynamo import (
     decode_token,
     encode_token,
     from_item,
+    get_by_entity_id,
     to_item,
     to_value,
 )
@@ -246,16 +247,8 @@ class TaskRepository:
 
     async def get(self, *, task_id: str) -> dict[str, Any] | None:
         """A task by id alone (IdIndex, one Query: the hot status-polling path)."""
-        response = await self._client.query(
-            TableName=self._table,
-            IndexName=keys.ID_INDEX,
-            KeyConditionExpression="#id = :id",
-            ExpressionAttributeNames={"#id": keys.ENTITY_ID},
-            ExpressionAttributeValues={":id": to_value(keys.task_entity_id(task_id))},
-            Limit=1,
-        )
-        items = response.get("Items", [])
-        return _record(items[0]) if items else None
+        item = await get_by_entity_id(self._client, self._table, keys.task_entity_id(task_id))
+        return _record(item) if item else None
 
     async def get_consistent(self, *, workspace_id: str, task_id: str) -> dict[str, Any] | None:
         response = await self._client.get_item(
