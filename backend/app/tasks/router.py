@@ -17,6 +17,7 @@ from app.tasks.schemas import (
     OciRepository,
     OciTag,
     PushRequest,
+    ScaffoldOptions,
     ScaffoldRequest,
     ScaffoldResponse,
     TaskList,
@@ -164,6 +165,32 @@ async def deploy_function(
     return _answer(response, task, replayed)
 
 
+async def _follow_up(
+    *,
+    access: AccessDep,
+    container: ContainerDep,
+    repos: service.TaskRepos,
+    response: Response,
+    data: PushRequest | ScaffoldRequest | DeployRequest,
+    task_type: str,
+    input_field: str,
+    options: dict,
+    idempotency_key: str | None,
+) -> TaskStatusResponse:
+    """Create a push / scaffold / deploy task from a value or an earlier task's output."""
+    await access.workspace(data.workspace_id)
+    task, replayed = await service.create_follow_up_task(
+        repos=repos, settings=container.settings, task_type=task_type,
+        workspace_id=data.workspace_id, app_name=data.app_name, function_id=data.function_id,
+        from_task_id=data.task_id, input_field=input_field,
+        input_value=getattr(data, input_field), options=options,
+        idempotency_key=idempotency_key,
+    )  # fmt: skip
+    if not replayed:
+        container.wake_pollers()
+    return _answer(response, task, replayed)
+
+
 @router.post("/api/v1/push", status_code=status.HTTP_202_ACCEPTED, response_model=BuildResponse)
 async def push(
     data: PushRequest,
@@ -174,17 +201,12 @@ async def push(
     idempotency_key: IdempotencyKey = None,
 ) -> TaskStatusResponse:
     """Push a built component to the registry as an OCI artifact."""
-    await access.workspace(data.workspace_id)
-    task, replayed = await service.create_follow_up_task(
-        repos=repos, settings=container.settings, task_type="push",
-        workspace_id=data.workspace_id, app_name=data.app_name, function_id=data.function_id,
-        from_task_id=data.task_id, input_field="wasm_path", input_value=data.wasm_path,
+    return await _follow_up(
+        access=access, container=container, repos=repos, response=response, data=data,
+        task_type="push", input_field="wasm_path",
         options=data.model_dump(include={"repository", "tag"}, exclude_none=True),
         idempotency_key=idempotency_key,
     )  # fmt: skip
-    if not replayed:
-        container.wake_pollers()
-    return _answer(response, task, replayed)
 
 
 @router.post(
@@ -199,27 +221,12 @@ async def scaffold(
     idempotency_key: IdempotencyKey = None,
 ) -> TaskStatusResponse:
     """Generate the SpinApp manifest for an image."""
-    await access.workspace(data.workspace_id)
-    options = data.model_dump(
-        include={
-            "replicas",
-            "executor",
-            "resources",
-            "variables",
-            "image_pull_secrets",
-            "autoscaling",
-        },
-        exclude_none=True,
-    )
-    task, replayed = await service.create_follow_up_task(
-        repos=repos, settings=container.settings, task_type="scaffold",
-        workspace_id=data.workspace_id, app_name=data.app_name, function_id=data.function_id,
-        from_task_id=data.task_id, input_field="image_url", input_value=data.image_url,
-        options=options, idempotency_key=idempotency_key,
+    options = data.model_dump(include=set(ScaffoldOptions.model_fields), exclude_none=True)
+    return await _follow_up(
+        access=access, container=container, repos=repos, response=response, data=data,
+        task_type="scaffold", input_field="image_url", options=options,
+        idempotency_key=idempotency_key,
     )  # fmt: skip
-    if not replayed:
-        container.wake_pollers()
-    return _answer(response, task, replayed)
 
 
 @router.post("/api/v1/deploy", status_code=status.HTTP_202_ACCEPTED, response_model=DeployResponse)
@@ -232,17 +239,12 @@ async def deploy(
     idempotency_key: IdempotencyKey = None,
 ) -> TaskStatusResponse:
     """Apply a SpinApp manifest to the cluster and wait until it has ready replicas."""
-    await access.workspace(data.workspace_id)
-    task, replayed = await service.create_follow_up_task(
-        repos=repos, settings=container.settings, task_type="deploy",
-        workspace_id=data.workspace_id, app_name=data.app_name, function_id=data.function_id,
-        from_task_id=data.task_id, input_field="manifest", input_value=data.manifest,
+    return await _follow_up(
+        access=access, container=container, repos=repos, response=response, data=data,
+        task_type="deploy", input_field="manifest",
         options=data.model_dump(include={"namespace"}, exclude_none=True),
         idempotency_key=idempotency_key,
     )  # fmt: skip
-    if not replayed:
-        container.wake_pollers()
-    return _answer(response, task, replayed)
 
 
 @router.get("/api/v1/tasks/{task_id}", response_model=TaskStatusResponse)

@@ -176,15 +176,17 @@ async def _replayed(
     return task
 
 
-async def _replay_before_work(
-    *, repos: TaskRepos, workspace_id: str, idempotency_key: str | None, fingerprint: str
-) -> dict[str, Any] | None:
+async def _earlier_answer(
+    *, repos: TaskRepos, workspace_id: str, idempotency_key: str | None, **request: Any
+) -> tuple[str, dict[str, Any] | None]:
+    """The request's fingerprint, and the task an earlier use of its Idempotency-Key made."""
+    fingerprint = _fingerprint(workspace=workspace_id, **request)
     if not idempotency_key:
-        return None
+        return fingerprint, None
     record = await repos.tasks.get_idempotency(workspace_id=workspace_id, key=idempotency_key)
     if record is None:
-        return None
-    return await _replayed(repos=repos, record=record, fingerprint=fingerprint)
+        return fingerprint, None
+    return fingerprint, await _replayed(repos=repos, record=record, fingerprint=fingerprint)
 
 
 def _new_task(
@@ -233,13 +235,9 @@ async def create_upload_task(
     function, app_name = await _resolve_function(
         repos=repos, workspace_id=workspace_id, function_id=function_id, app_name=app_name
     )
-    fingerprint = _fingerprint(
-        type=task_type, workspace=workspace_id, app=app_name, function=function_id,
-        sha256=source.sha256, options=options,
-    )  # fmt: skip
-    replay = await _replay_before_work(
+    fingerprint, replay = await _earlier_answer(
         repos=repos, workspace_id=workspace_id, idempotency_key=idempotency_key,
-        fingerprint=fingerprint,
+        type=task_type, app=app_name, function=function_id, sha256=source.sha256, options=options,
     )  # fmt: skip
     if replay is not None:
         return replay, True
@@ -316,13 +314,9 @@ async def create_follow_up_task(
     function, app_name = await _resolve_function(
         repos=repos, workspace_id=workspace_id, function_id=function_id, app_name=app_name
     )
-    fingerprint = _fingerprint(
-        type=task_type, workspace=workspace_id, app=app_name, function=function_id,
-        input=input_value, options=options,
-    )  # fmt: skip
-    replay = await _replay_before_work(
+    fingerprint, replay = await _earlier_answer(
         repos=repos, workspace_id=workspace_id, idempotency_key=idempotency_key,
-        fingerprint=fingerprint,
+        type=task_type, app=app_name, function=function_id, input=input_value, options=options,
     )  # fmt: skip
     if replay is not None:
         return replay, True
