@@ -29,9 +29,22 @@ def compact(document: dict[str, Any]) -> bytes:
     return json.dumps(document, separators=(",", ":")).encode()
 
 
-def locked_app(*, app_name: str, version: str, wasm_digest: str) -> dict[str, Any]:
-    """The spin.lock of a one-component HTTP app serving every path."""
-    return {
+def locked_app(
+    *, app_name: str, version: str, wasm_digest: str, variables: list[str] | None = None
+) -> dict[str, Any]:
+    """The spin.lock of a one-component HTTP app serving every path.
+
+    Each of `variables` is declared required at the app level and mapped to the component's
+    config key of the same name, so `spin_sdk.variables.get(name)` reads what the SpinApp sets.
+    """
+    names = sorted(set(variables or []))
+    component: dict[str, Any] = {
+        "id": app_name,
+        "source": {"content_type": "application/wasm", "digest": wasm_digest},
+    }
+    if names:
+        component["config"] = {name: "{{ " + name + " }}" for name in names}
+    document: dict[str, Any] = {
         "spin_lock_version": 0,
         "metadata": {
             "name": app_name,
@@ -46,13 +59,11 @@ def locked_app(*, app_name: str, version: str, wasm_digest: str) -> dict[str, An
                 "trigger_config": {"component": app_name, "route": "/..."},
             }
         ],
-        "components": [
-            {
-                "id": app_name,
-                "source": {"content_type": "application/wasm", "digest": wasm_digest},
-            }
-        ],
+        "components": [component],
     }
+    if names:
+        document["variables"] = {name: {} for name in names}
+    return document
 
 
 def image_config(*, locked_app_digest: str) -> dict[str, Any]:
@@ -132,7 +143,14 @@ class Pusher:
             wasm_blob = (f"sha256:{known}", int(stored["size"]))
         else:
             wasm_blob = await registry.push_stream(repository, self._objects.stream(wasm))
-        locked_bytes = compact(locked_app(app_name=app_name, version=tag, wasm_digest=wasm_blob[0]))
+        locked_bytes = compact(
+            locked_app(
+                app_name=app_name,
+                version=tag,
+                wasm_digest=wasm_blob[0],
+                variables=request.get("variables"),
+            )
+        )
         locked_blob = (await registry.push_bytes(repository, locked_bytes), len(locked_bytes))
         config_bytes = compact(image_config(locked_app_digest=locked_blob[0]))
         config_blob = (await registry.push_bytes(repository, config_bytes), len(config_bytes))

@@ -49,6 +49,9 @@ class PushRequest(_Request):
     app_name: AppName
     repository: Repository
     tag: Tag
+    # Names of the app variables the SpinApp will set (SPIN_VARIABLE_<NAME>): Spin only hands a
+    # variable to the component when the locked app declares it.
+    variables: list[VariableName] = Field(default_factory=list, max_length=50)
 
 
 class Resources(BaseModel):

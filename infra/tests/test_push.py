@@ -148,3 +148,18 @@ async def test_registry_auth_answers_a_bearer_challenge_with_a_token() -> None:
         "Bearer t0k3n",
         "Bearer t0k3n",
     ]
+
+
+def test_the_locked_app_declares_the_variables_the_spinapp_sets() -> None:
+    from infra_service.push import locked_app
+
+    plain = locked_app(app_name="hello", version="v1", wasm_digest="sha256:abc")
+    assert "variables" not in plain and "config" not in plain["components"][0]
+
+    document = locked_app(
+        app_name="hello", version="v1", wasm_digest="sha256:abc", variables=["greeting", "mode"]
+    )
+    assert document["variables"] == {"greeting": {}, "mode": {}}
+    (component,) = document["components"]
+    assert component["config"] == {"greeting": "{{ greeting }}", "mode": "{{ mode }}"}
+    assert component["source"] == {"content_type": "application/wasm", "digest": "sha256:abc"}

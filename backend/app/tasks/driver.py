@@ -63,6 +63,8 @@ class TaskDriver:
                 "app_name": task["app_name"],
                 "repository": options.get("repository") or self._settings.ecr_repository,
                 "tag": options.get("tag") or task["task_id"],
+                # Declared in the locked app, so that the SpinApp's values reach the code.
+                "variables": sorted((options.get("variables") or {}).keys()),
             }
         elif stage == "scaffold":
             payload |= {

@@ -142,6 +142,8 @@ async def test_function_deploy_runs_the_whole_pipeline_and_the_function_follows(
     assert task["status"] == "completed", task
     assert task["type"] == "build-and-deploy" and task["app_name"] == "greeter"
     assert [s["name"] for s in task["stages"]] == ["build", "push", "scaffold", "deploy"]
+    [push] = fake_infra.submissions("push")
+    assert push["variables"] == ["greeting"]
     [scaffold] = fake_infra.submissions("scaffold")
     assert scaffold["replicas"] == 3 and scaffold["variables"] == {"greeting": "hi"}
     [deploy] = fake_infra.submissions("deploy")
