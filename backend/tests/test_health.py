@@ -100,3 +100,25 @@ async def test_unknown_route_is_a_problem_document(client: httpx.AsyncClient) ->
     assert response.status_code == 404
     assert response.headers["content-type"] == "application/problem+json"
     assert response.json()["code"] == "NOT_FOUND"
+
+
+async def test_responses_carry_security_headers(client: httpx.AsyncClient) -> None:
+    response = await client.get("/api/workspaces")
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["x-frame-options"] == "DENY"
+    assert response.headers["referrer-policy"] == "no-referrer"
+    assert "default-src 'none'" in response.headers["content-security-policy"]
+    assert response.headers["cache-control"] == "no-store"
+    docs = await client.get("/docs")
+    assert docs.headers["x-content-type-options"] == "nosniff"
+    assert "content-security-policy" not in docs.headers  # Swagger UI loads its own scripts
+
+
+async def test_a_json_body_over_the_limit_is_413(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        "/api/workspaces",
+        content=b"{" + b" " * (2 * 1024 * 1024) + b"}",
+        headers={"content-type": "application/json"},
+    )
+    assert response.status_code == 413
+    assert response.json()["code"] == "PAYLOAD_TOO_LARGE"
