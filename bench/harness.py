@@ -125,6 +125,23 @@ def machine() -> dict[str, str]:
     }
 
 
+def backend_revision() -> str:
+    """The commit of the code under test (and whether backend/ differs from it)."""
+    if os.environ.get("BENCH_BACKEND_DIR"):
+        return f"BENCH_BACKEND_DIR={os.environ['BENCH_BACKEND_DIR']}"
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "backend", "infra"],
+            cwd=ROOT, capture_output=True, text=True,
+        ).stdout.strip()  # fmt: skip
+    except OSError:
+        return "?"
+    return f"{commit}" + (" + uncommitted changes in backend/ or infra/" if dirty else "")
+
+
 # --- statistics ---------------------------------------------------------------------------
 
 

@@ -64,7 +64,7 @@ def main() -> int:
 
 
 def render(sections: list[harness.Section], *, total: float, quick: bool) -> str:
-    machine = harness.machine()
+    machine = harness.machine() | {"backend under test": harness.backend_revision()}
     lines = [
         "# Benchmark results",
         "",

@@ -1,7 +1,10 @@
 """4. Scale: 1,000 concurrent tasks driven by one backend process, then by two on one table.
 
-A first backend (pollers off) takes the uploads; then a fresh backend with its pollers on is
-started and finds all of them due at once, so every task is active at the same time and the
+A first backend (pollers off) takes 100 real uploads through the API (the figures of creation
+come from those); the rest of the 1,000 are copies of those task items with new ids, written
+with BatchWriteItem — moto 5.2.5's TransactWriteItems deep-copies every table, so creating 1,000
+through the API grows quadratically and takes minutes. Then a fresh backend with its pollers on
+is started and finds all of them due at once, so every task is active at the same time and the
 figures cover the driving alone: DynamoDB requests per task (counted by the moto server, by
 operation), CPU seconds per task (/proc of the driving process, minus an idle backend's start-up
 CPU), and its peak memory (VmHWM). Then the same with two backend processes started together on
@@ -37,7 +40,8 @@ from testing.fake_infra import FakeInfraService
 NAME = "scale"
 TITLE = "4. Scale: 1,000 concurrent tasks, one and two backend processes"
 TASKS = 1000
-UPLOAD_CONCURRENCY = 8
+UPLOAD_CONCURRENCY = 1  # concurrent TransactWriteItems race inside moto (see create_tasks)
+REAL_UPLOADS = 100
 
 
 async def create_tasks(backend: Backend, count: int) -> tuple[str, float, int]:
@@ -95,6 +99,35 @@ class TableProbe:
             self.requests += 1
             total += response["Count"]
         return total
+
+    def clone_tasks(self, workspace_id: str, total: int) -> int:
+        """Copy the workspace's (pending) task items under new ids until there are `total`."""
+        from app.ids import new_id
+
+        keys = self._keys
+        templates = self._client.query(
+            TableName=self._settings.dynamodb_table,
+            KeyConditionExpression="PK = :pk AND begins_with(SK, :prefix)",
+            ExpressionAttributeValues={
+                ":pk": {"S": keys.workspace_pk(workspace_id)},
+                ":prefix": {"S": keys.TASK_PREFIX},
+            },
+        )["Items"]
+        items = []
+        for number in range(total - len(templates)):
+            task_id = new_id()
+            item = dict(templates[number % len(templates)])
+            item |= {
+                keys.SK: {"S": keys.task_key(workspace_id, task_id)[keys.SK]},
+                keys.ENTITY_ID: {"S": keys.task_entity_id(task_id)},
+                keys.DUE_SHARD: {"S": keys.due_shard(task_id)},
+                "task_id": {"S": task_id},
+            }
+            items.append(item)
+        for start in range(0, len(items), 25):
+            batch = [{"PutRequest": {"Item": item}} for item in items[start : start + 25]]
+            self._client.batch_write_item(RequestItems={self._settings.dynamodb_table: batch})
+        return len(items)
 
     def statuses(self, workspace_id: str) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -182,7 +215,7 @@ def run(*, quick: bool = False, profile: bool = False) -> Section:
                 "create_dynamodb_per_task": sum(
                     v for k, v in create_counts.items() if k.startswith("dynamodb:")
                 )
-                / tasks,
+                / REAL_UPLOADS,
                 "startup_rss": startup_rss,
                 "retried": retried,
             }
@@ -200,12 +233,13 @@ def run(*, quick: bool = False, profile: bool = False) -> Section:
     for replicas, result in results.items():
         label = "one process" if replicas == 1 else "two processes"
         completed = result["statuses"].get("completed", 0)
+        total = sum(result["statuses"].values())
         section.add(
             f"{label}: tasks completed",
-            f"{completed} / {tasks} in {result['seconds']:.1f} s "
+            f"{completed} / {total} in {result['seconds']:.1f} s "
             f"({completed / result['seconds']:.0f} tasks/s)",
             "all",
-            completed == tasks,
+            completed == total >= tasks,
         )
         ops = ", ".join(f"{op} {n / tasks:.2f}" for op, n in sorted(result["dynamodb"].items()))
         section.add(
@@ -225,8 +259,8 @@ def run(*, quick: bool = False, profile: bool = False) -> Section:
         )
     one = results[1]
     section.add(
-        f"creating them: POST /api/v1/build, {UPLOAD_CONCURRENCY} at a time",
-        f"{tasks / one['create_seconds']:.0f} uploads/s, "
+        f"creating {REAL_UPLOADS} of them: POST /api/v1/build, one at a time",
+        f"{REAL_UPLOADS / one['create_seconds']:.0f} uploads/s, "
         f"{one['create_dynamodb_per_task']:.1f} DynamoDB requests per upload; "
         f"{one['retried'] + results.get(2, one)['retried']} answers 503 (moto race), retried",
     )
@@ -246,6 +280,10 @@ def run(*, quick: bool = False, profile: bool = False) -> Section:
         "(POLLER_CONCURRENCY 32, POLL_FIRST_DELAY 0.25 s, POLLER_TICK 1 s). The time includes "
         "the driving process's start-up (~1-2 s). DynamoDB counts include the pollers' "
         "due-index Queries (8 shards per tick per process)."
+    )
+    section.note(
+        "moto is the bottleneck here: its CPU per task (above) is several times the backend's, "
+        "and it runs on one core (werkzeug threads under the GIL, a new connection per request)."
     )
     return section
 
