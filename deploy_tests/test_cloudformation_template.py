@@ -26,6 +26,7 @@ from app.main import create_app
 from app.storage import keys, schema
 from app.storage.functions import FunctionRepository
 from app.storage.members import MemberRepository
+from app.storage.task_steps import TaskStepRepository
 from app.storage.tasks import TaskRepository, WorkspaceLimits
 from app.storage.workspaces import WorkspaceRepository
 from deploy_tests.support import TEMPLATE, load_template
@@ -356,6 +357,7 @@ async def test_task_storage_works_on_the_stack_table(
     table = stack["TableName"]
     workspaces = WorkspaceRepository(client=aws.dynamodb, table=table)
     tasks = TaskRepository(client=aws.dynamodb, table=table)
+    steps = TaskStepRepository(client=aws.dynamodb, table=table)
     workspace_id, task_id = "01jeeeeeeeeeeeeeeeeeeeeeee", "01jfffffffffffffffffffffff"
     await workspaces.create(
         workspace={
@@ -383,20 +385,20 @@ async def test_task_storage_works_on_the_stack_table(
 
     # By id alone (IdIndex) and as due work for the pollers (DueIndex).
     assert (await tasks.get(task_id=task_id))["status"] == "pending"
-    due = await tasks.due(shard=keys.due_shard(task_id), now_ms=2_000, limit=10)
+    due = await steps.due(shard=keys.due_shard(task_id), now_ms=2_000, limit=10)
     assert len(due) == 1
-    claimed = await tasks.claim(raw_key=due[0], now_ms=2_000, lease_ms=30_000, owner="replica-a")
+    claimed = await steps.claim(raw_key=due[0], now_ms=2_000, lease_ms=30_000, owner="replica-a")
     assert claimed is not None
     # The workspace's active-task slot is taken until the task finishes.
     with pytest.raises(TooManyRequests):
         await tasks.create(
             task={**task, "task_id": "01jggggggggggggggggggggggg"}, due_at_ms=1, limits=limits
         )
-    done = await tasks.save_step(
+    done = await steps.save_step(
         task=claimed, changes={"status": "completed"}, owner="replica-a", next_due_ms=None
     )
     assert done is not None and done["status"] == "completed"
-    assert await tasks.due(shard=keys.due_shard(task_id), now_ms=10**13, limit=10) == []
+    assert await steps.due(shard=keys.due_shard(task_id), now_ms=10**13, limit=10) == []
     await tasks.create(
         task={**task, "task_id": "01jggggggggggggggggggggggg"}, due_at_ms=1, limits=limits
     )

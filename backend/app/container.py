@@ -11,6 +11,7 @@ from app.storage.api_keys import ApiKeyRepository
 from app.storage.functions import FunctionRepository
 from app.storage.members import MemberRepository
 from app.storage.objects import ObjectStore
+from app.storage.task_steps import TaskStepRepository
 from app.storage.tasks import TaskRepository, WorkspaceLimits
 from app.storage.workspaces import WorkspaceRepository
 from app.tasks.driver import TaskDriver
@@ -41,19 +42,23 @@ class Container:
         owner = replica_id()
         tasks = TaskRepository(client=aws.dynamodb, table=table)
         infra = InfraClient(http=http, settings=settings)
-        driver = TaskDriver(tasks=tasks, infra=infra, settings=settings, owner=owner)
+        functions = FunctionRepository(client=aws.dynamodb, table=table)
+        steps = TaskStepRepository(client=aws.dynamodb, table=table)
+        driver = TaskDriver(
+            steps=steps, functions=functions, infra=infra, settings=settings, owner=owner
+        )
         return cls(
             settings=settings,
             aws=aws,
             http=http,
             workspaces=WorkspaceRepository(client=aws.dynamodb, table=table),
-            functions=FunctionRepository(client=aws.dynamodb, table=table),
+            functions=functions,
             members=MemberRepository(client=aws.dynamodb, table=table),
             api_keys=ApiKeyRepository(client=aws.dynamodb, table=table),
             tasks=tasks,
             objects=ObjectStore(client=aws.s3, bucket=settings.s3_bucket),
             infra=infra,
-            poller=TaskPoller(tasks=tasks, driver=driver, settings=settings, owner=owner),
+            poller=TaskPoller(steps=steps, driver=driver, settings=settings, owner=owner),
             jwt_verifier=_jwt_verifier(settings, http),
             owner=owner,
         )

@@ -171,3 +171,36 @@ class FunctionRepository:
             if "ConditionalCheckFailed" in cancellation_reasons(exc):
                 raise _function_not_found(function_id) from exc
             raise
+
+    async def follow_task(
+        self,
+        *,
+        workspace_id: str,
+        function_id: str,
+        task_id: str,
+        changes: dict[str, Any],
+        release: bool,
+    ) -> bool:
+        """Mirror a task's progress on its function, only while it is the function's latest task."""
+        names = {f"#c{i}": name for i, name in enumerate(changes)}
+        values = {f":c{i}": to_value(v) for i, v in enumerate(changes.values())}
+        values[":task"] = to_value(task_id)
+        expression = "SET " + ", ".join(f"#c{i} = :c{i}" for i in range(len(changes)))
+        condition = "latest_task_id = :task"
+        if release:
+            expression += " REMOVE active_task_id"
+            condition = "active_task_id = :task"
+        try:
+            await self._client.update_item(
+                TableName=self._table,
+                Key=to_item(keys.function_key(workspace_id, function_id)),
+                UpdateExpression=expression,
+                ConditionExpression=condition,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as exc:
+            if is_condition_failure(exc):
+                return False
+            raise
+        return True

@@ -2,7 +2,7 @@
 
 The poller calls `step` with a task it holds the lease on. A step submits the current stage's job
 if it has none (idempotent by `job_key`), otherwise reads the job's status; a finished stage
-hands over to the next one at once. Every write goes through TaskRepository.save_step, which
+hands over to the next one at once. Every write goes through TaskStepRepository.save_step, which
 checks the lease and the version, and every status change through the state machine.
 """
 
@@ -13,7 +13,8 @@ from typing import Any
 
 from app.clock import now_iso
 from app.config import Settings
-from app.storage.tasks import TaskRepository
+from app.storage.functions import FunctionRepository
+from app.storage.task_steps import TaskStepRepository
 from app.tasks import state
 from app.tasks.infra_client import InfraClient, InfraRejected, InfraUnavailable, Job
 
@@ -34,9 +35,16 @@ def now_ms() -> int:
 
 class TaskDriver:
     def __init__(
-        self, *, tasks: TaskRepository, infra: InfraClient, settings: Settings, owner: str
+        self,
+        *,
+        steps: TaskStepRepository,
+        functions: FunctionRepository,
+        infra: InfraClient,
+        settings: Settings,
+        owner: str,
     ) -> None:
-        self._tasks = tasks
+        self._steps = steps
+        self._functions = functions
         self._infra = infra
         self._settings = settings
         self._owner = owner
@@ -96,7 +104,7 @@ class TaskDriver:
     async def step(self, task: dict[str, Any]) -> dict[str, Any] | None:
         """Advance a claimed task by one step and write the outcome; None if the write lost."""
         if task["status"] in state.TERMINAL_STATUSES:
-            return await self._tasks.save_step(
+            return await self._steps.save_step(
                 task=task, changes={}, owner=self._owner, next_due_ms=None
             )
         stages = [dict(stage) for stage in task["stages"]]
@@ -182,7 +190,7 @@ class TaskDriver:
             "stages": stages,
             "updated_at": now_iso(),
         }
-        saved = await self._tasks.save_step(
+        saved = await self._steps.save_step(
             task=task, changes=changes, owner=self._owner, next_due_ms=next_due, events=events
         )
         if saved is not None and saved.get("function_id"):
@@ -220,7 +228,7 @@ class TaskDriver:
         terminal = task["status"] in state.TERMINAL_STATUSES
         if len(changes) == 1 and not terminal and task["status"] == previous["status"]:
             return
-        await self._tasks.follow_function(
+        await self._functions.follow_task(
             workspace_id=task["workspace_id"],
             function_id=task["function_id"],
             task_id=task["task_id"],

@@ -16,7 +16,7 @@ from typing import Any
 
 from app.config import Settings
 from app.storage import keys
-from app.storage.tasks import TaskRepository
+from app.storage.task_steps import TaskStepRepository
 from app.tasks.driver import TaskDriver, now_ms
 
 log = logging.getLogger(__name__)
@@ -33,12 +33,12 @@ class TaskPoller:
     def __init__(
         self,
         *,
-        tasks: TaskRepository,
+        steps: TaskStepRepository,
         driver: TaskDriver,
         settings: Settings,
         owner: str,
     ) -> None:
-        self._tasks = tasks
+        self._steps = steps
         self._driver = driver
         self._settings = settings
         self._owner = owner
@@ -95,7 +95,7 @@ class TaskPoller:
         now = now_ms()
         pages = await asyncio.gather(
             *(
-                self._tasks.due(shard=shard, now_ms=now, limit=DUE_PAGE)
+                self._steps.due(shard=shard, now_ms=now, limit=DUE_PAGE)
                 for shard in keys.all_due_shards()
             )
         )
@@ -112,7 +112,7 @@ class TaskPoller:
     async def _claim_and_step(self, raw_key: dict[str, Any]) -> None:
         async with self._slots:
             lease_ms = int(self._settings.lease_seconds * 1000)
-            task = await self._tasks.claim(
+            task = await self._steps.claim(
                 raw_key=raw_key, now_ms=now_ms(), lease_ms=lease_ms, owner=self._owner
             )
             if task is None:

@@ -152,7 +152,7 @@ async def _release_if_stale(*, repos: TaskRepos, function_id: str) -> bool:
     task = await repos.tasks.get_consistent(workspace_id=function["workspace_id"], task_id=active)
     if task is not None and task["status"] not in state.TERMINAL_STATUSES:
         return False
-    return await repos.tasks.follow_function(
+    return await repos.functions.follow_task(
         workspace_id=function["workspace_id"],
         function_id=function_id,
         task_id=active,
