@@ -269,7 +269,7 @@ class Moto:
         self.stats = ProcStats(process.pid)
 
     def counts(self) -> dict[str, int]:
-        with urllib.request.urlopen(f"{self.url}/_bench/counts", timeout=10) as response:
+        with urllib.request.urlopen(f"{self.url}/_bench/counts", timeout=60) as response:
             return json.load(response)
 
     def first_seen(self) -> dict[str, float]:
@@ -284,7 +284,7 @@ class Moto:
     def reset(self) -> None:
         """Forget every resource (moto's reset API), then create the backend's again."""
         request = urllib.request.Request(f"{self.url}/moto-api/reset", method="POST")
-        with urllib.request.urlopen(request, timeout=30):
+        with urllib.request.urlopen(request, timeout=120):
             pass
         from app.bootstrap import ensure_resources
 
