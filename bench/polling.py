@@ -232,11 +232,12 @@ def run(*, quick: bool = False, profile: bool = False) -> Section:
                 b.rate / r.rate for b, r in zip(phases[backend_name], phases[raw_name], strict=True)
             ]
             ratio = median(ratios)
+            official = raw_name != "raw Query then GetItem"  # the issue's baselines
             section.add(
                 f"{backend_name} ÷ {raw_name}",
                 f"{ratio:.2f}x (rounds: {', '.join(f'{r:.2f}' for r in ratios)})",
-                f"≥ {TARGET_RATIO}x",
-                ratio >= TARGET_RATIO,
+                f"≥ {TARGET_RATIO}x" if official else "(context: the route's two reads)",
+                ratio >= TARGET_RATIO if official else None,
             )
     section.add(
         "DynamoDB requests per backend GET (moto's count; incl. the pollers' few)",
