@@ -1,9 +1,12 @@
 """S3 access: streamed uploads (multipart, bounded memory), reads and prefix deletes."""
 
+import asyncio
+from asyncio import FIRST_COMPLETED
 from collections.abc import AsyncIterator
 from typing import Any
 
 PART_SIZE = 8 * 1024 * 1024  # S3 wants ≥ 5 MiB for every part but the last
+PARTS_IN_FLIGHT = 2
 
 
 def s3_uri(bucket: str, key: str) -> str:
@@ -26,14 +29,32 @@ class ObjectStore:
     async def put_stream(
         self, *, key: str, chunks: AsyncIterator[bytes], content_type: str
     ) -> None:
-        """Upload from an async byte stream holding at most one part in memory.
+        """Upload from an async byte stream, at most PARTS_IN_FLIGHT parts (+1 filling) in memory.
 
-        If the stream raises (a limit exceeded, the client went away), the upload is aborted and
-        nothing is left in the bucket.
+        Small objects take one PutObject; larger ones a multipart upload whose parts go out
+        while the next one fills. If the stream raises (a limit passed, the client went away),
+        the upload is aborted and nothing is left in the bucket.
         """
         buffer = bytearray()
         upload_id: str | None = None
-        parts: list[dict[str, Any]] = []
+        etags: dict[int, str] = {}
+        in_flight: set[asyncio.Task[None]] = set()
+        numbers = iter(range(1, 10_001))  # S3 allows part numbers 1..10,000
+
+        async def send(number: int, body: bytes) -> None:
+            answer = await self._client.upload_part(
+                Bucket=self.bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=body
+            )
+            etags[number] = answer["ETag"]
+
+        async def queue(body: bytes) -> None:
+            nonlocal in_flight
+            if len(in_flight) >= PARTS_IN_FLIGHT:
+                done, in_flight = await asyncio.wait(in_flight, return_when=FIRST_COMPLETED)
+                for finished in done:
+                    finished.result()  # an S3 error stops the upload here
+            in_flight.add(asyncio.create_task(send(next(numbers), body)))
+
         try:
             async for chunk in chunks:
                 buffer.extend(chunk)
@@ -43,34 +64,26 @@ class ObjectStore:
                             Bucket=self.bucket, Key=key, ContentType=content_type
                         )
                         upload_id = created["UploadId"]
-                    part = bytes(buffer[:PART_SIZE])
+                    await queue(bytes(buffer[:PART_SIZE]))
                     del buffer[:PART_SIZE]
-                    answer = await self._client.upload_part(
-                        Bucket=self.bucket,
-                        Key=key,
-                        UploadId=upload_id,
-                        PartNumber=len(parts) + 1,
-                        Body=part,
-                    )
-                    parts.append({"PartNumber": len(parts) + 1, "ETag": answer["ETag"]})
             if upload_id is None:
                 await self._client.put_object(
                     Bucket=self.bucket, Key=key, Body=bytes(buffer), ContentType=content_type
                 )
                 return
             if buffer:
-                answer = await self._client.upload_part(
-                    Bucket=self.bucket,
-                    Key=key,
-                    UploadId=upload_id,
-                    PartNumber=len(parts) + 1,
-                    Body=bytes(buffer),
-                )
-                parts.append({"PartNumber": len(parts) + 1, "ETag": answer["ETag"]})
+                await queue(bytes(buffer))
+            if in_flight:
+                for finished in await asyncio.gather(*in_flight, return_exceptions=True):
+                    if isinstance(finished, BaseException):
+                        raise finished
+            parts = [{"PartNumber": n, "ETag": etags[n]} for n in sorted(etags)]
             await self._client.complete_multipart_upload(
                 Bucket=self.bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts}
             )
         except BaseException:
+            for pending in in_flight:
+                pending.cancel()
             if upload_id is not None:
                 await self._client.abort_multipart_upload(
                     Bucket=self.bucket, Key=key, UploadId=upload_id

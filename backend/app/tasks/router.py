@@ -62,19 +62,16 @@ async def _upload(
 ) -> tuple[dict, bool]:
     await access.workspace(workspace_id)  # before the file is read: strangers learn nothing
     source = await intake.receive_source(file, container.settings)
-    try:
-        task, replayed = await service.create_upload_task(
-            repos=repos,
-            source=source,
-            task_type=task_type,
-            workspace_id=workspace_id,
-            app_name=app_name,
-            function_id=function_id,
-            options=options,
-            idempotency_key=idempotency_key,
-        )
-    finally:
-        intake.discard(source)
+    task, replayed = await service.create_upload_task(
+        repos=repos,
+        source=source,
+        task_type=task_type,
+        workspace_id=workspace_id,
+        app_name=app_name,
+        function_id=function_id,
+        options=options,
+        idempotency_key=idempotency_key,
+    )
     if not replayed:
         container.wake_pollers()
     return task, replayed

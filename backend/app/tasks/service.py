@@ -6,8 +6,7 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from app.auth.access import function_not_found, task_not_found
 from app.clock import now_iso
@@ -19,22 +18,13 @@ from app.storage.objects import ObjectStore, s3_uri
 from app.storage.tasks import FunctionClaim, IdempotentReplay, TaskRepository, WorkspaceLimits
 from app.storage.workspaces import WorkspaceRepository
 from app.tasks import state
+from app.tasks.intake import SourceFile
 from app.tasks.schemas import BuildTaskResult, Stage, TaskList, TaskStatusResponse
 
 log = logging.getLogger(__name__)
 
 IDEMPOTENCY_TTL_SECONDS = 24 * 3600
 READ_CHUNK = 1024 * 1024
-
-
-@dataclass(frozen=True)
-class SourceFile:
-    """An upload spooled to local disk and checked (see app.uploads)."""
-
-    path: Path
-    filename: str
-    size: int
-    sha256: str
 
 
 @dataclass(frozen=True)
@@ -65,11 +55,13 @@ def to_response(task: dict[str, Any]) -> TaskStatusResponse:
     )
 
 
-async def _file_chunks(path: Path) -> AsyncIterator[bytes]:
-    # Local-disk reads of 1 MiB are short; the S3 upload between them is what takes time.
-    with path.open("rb") as handle:
-        while chunk := handle.read(READ_CHUNK):
-            yield chunk
+async def _hashed_chunks(handle: BinaryIO, digest: Any) -> AsyncIterator[bytes]:
+    """The file in 1 MiB chunks, feeding `digest` on the way."""
+    # Reads of the spooled file are local-disk reads of 1 MiB: short next to the S3 upload.
+    handle.seek(0)
+    while chunk := handle.read(READ_CHUNK):
+        digest.update(chunk)
+        yield chunk
 
 
 def _fingerprint(**fields: Any) -> str:
@@ -235,27 +227,33 @@ async def create_upload_task(
     function, app_name = await _resolve_function(
         repos=repos, workspace_id=workspace_id, function_id=function_id, app_name=app_name
     )
-    fingerprint, replay = await _earlier_answer(
-        repos=repos, workspace_id=workspace_id, idempotency_key=idempotency_key,
-        type=task_type, app=app_name, function=function_id, sha256=source.sha256, options=options,
-    )  # fmt: skip
-    if replay is not None:
-        return replay, True
     task = _new_task(
         task_type=task_type,
         workspace_id=workspace_id,
         app_name=app_name,
         function_id=function_id,
         options=options,
-        fields={"source_sha256": source.sha256, "source_size": source.size},
+        fields={"source_size": source.size},
     )
     key = f"build-sources/{workspace_id}/{task['task_id']}/{source.filename}"
     task["source_code_path"] = s3_uri(repos.objects.bucket, key)
     content_type = "application/zip" if source.filename.endswith(".zip") else "text/x-python"
+    # The source is hashed while it streams to S3 (one pass over the file); an earlier use of
+    # the Idempotency-Key is therefore recognised after the upload, whose object is then dropped.
+    digest = hashlib.sha256()
     await repos.objects.put_stream(
-        key=key, chunks=_file_chunks(source.path), content_type=content_type
+        key=key, chunks=_hashed_chunks(source.file, digest), content_type=content_type
     )
+    task["source_sha256"] = digest.hexdigest()
     try:
+        fingerprint, replay = await _earlier_answer(
+            repos=repos, workspace_id=workspace_id, idempotency_key=idempotency_key,
+            type=task_type, app=app_name, function=function_id, sha256=task["source_sha256"],
+            options=options,
+        )  # fmt: skip
+        if replay is not None:
+            await repos.objects.delete_prefix(prefix=key)
+            return replay, True
         record, replayed = await _insert(
             repos=repos, task=task, function=function, idempotency_key=idempotency_key,
             fingerprint=fingerprint,

@@ -12,6 +12,8 @@ import stat
 import struct
 import unicodedata
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import BinaryIO, Literal
@@ -22,6 +24,29 @@ from app.uploads.zip_layout import CHUNK_SIZE, LOCAL_HEADER_SIGNATURE, invalid_a
 
 SourceKind = Literal["py", "zip"]
 StrPath = str | os.PathLike[str]
+# A path, or a binary file already open (an upload's spooled file): read from its start.
+Source = StrPath | BinaryIO
+
+
+@contextmanager
+def _opened(source: Source) -> Iterator[BinaryIO]:
+    if isinstance(source, str | os.PathLike):
+        with open(source, "rb") as fh:
+            yield fh
+        return
+    source.seek(0)
+    try:
+        yield source
+    finally:
+        source.seek(0)
+
+
+def _size_of(fh: BinaryIO) -> int:
+    position = fh.tell()
+    size = fh.seek(0, os.SEEK_END)
+    fh.seek(position)
+    return size
+
 
 MAX_FILENAME_LENGTH = 100
 FALLBACK_FILENAME = "upload"
@@ -86,11 +111,11 @@ def source_kind(filename: str) -> SourceKind:
     )
 
 
-def check_python_source(path: StrPath) -> None:
+def check_python_source(path: Source) -> None:
     """Refuse an empty Python file or one that is not UTF-8; syntax is the build's business."""
     decoder = codecs.getincrementaldecoder("utf-8")()
     offset, line, has_code = 0, 1, False
-    with open(path, "rb") as fh:
+    with _opened(path) as fh:
         while True:
             chunk = fh.read(CHUNK_SIZE)
             pending = len(decoder.getstate()[0])
@@ -113,12 +138,13 @@ def check_python_source(path: StrPath) -> None:
         raise Unprocessable("The Python file is empty.", code="EMPTY_FILE")
 
 
-def check_zip(path: StrPath, *, max_entries: int, max_uncompressed_bytes: int) -> ArchiveSummary:
+def check_zip(path: Source, *, max_entries: int, max_uncompressed_bytes: int) -> ArchiveSummary:
     """Refuse an archive that is malformed, unsafe to unpack, too big, or has no app.py."""
-    with open(path, "rb") as fh:
+    with _opened(path) as fh:
+        size = _size_of(fh)
         if fh.read(4) != LOCAL_HEADER_SIGNATURE:
             raise invalid_archive("The file is not a zip archive (it does not start with PK).")
-        directory = zip_layout.locate_central_directory(fh, os.fstat(fh.fileno()).st_size)
+        directory = zip_layout.locate_central_directory(fh, size)
         # zipfile turns every central record into an object: count them before it does.
         if zip_layout.count_entries(fh, directory, limit=max_entries) > max_entries:
             raise _too_large(f"The archive has more than {max_entries} entries.")
