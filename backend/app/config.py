@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     # In api-key mode, the key of the administrator who creates workspaces and their keys.
     admin_api_key: SecretStr | None = None
 
+    # How long a replica trusts a membership it has read (0: read it on every request).
+    membership_cache_seconds: float = Field(default=2.0, ge=0)
+
     # Per-workspace abuse limits.
     workspace_max_active_tasks: int = Field(default=5, ge=1)
     workspace_max_tasks_per_minute: int = Field(default=30, ge=1)

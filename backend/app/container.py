@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 import httpx
 
 from app.auth.jwt_verifier import JwtVerifier
+from app.auth.role_cache import RoleCache
 from app.aws import AwsClients
 from app.config import Settings
 from app.storage.api_keys import ApiKeyRepository
@@ -34,6 +35,7 @@ class Container:
     infra: InfraClient
     poller: TaskPoller
     jwt_verifier: JwtVerifier | None
+    roles: RoleCache
     owner: str = field(default_factory=replica_id)
 
     @classmethod
@@ -60,6 +62,7 @@ class Container:
             infra=infra,
             poller=TaskPoller(steps=steps, driver=driver, settings=settings, owner=owner),
             jwt_verifier=_jwt_verifier(settings, http),
+            roles=RoleCache(ttl=settings.membership_cache_seconds),
             owner=owner,
         )
 

@@ -49,6 +49,7 @@ def get_access(container: ContainerDep, caller: CallerDep) -> Access:
         workspaces=container.workspaces,
         functions=container.functions,
         tasks=container.tasks,
+        roles=container.roles,
     )
 
 

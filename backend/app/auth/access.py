@@ -8,6 +8,7 @@ for members asking for an owner's action.
 from typing import Any
 
 from app.auth.principal import Principal
+from app.auth.role_cache import RoleCache
 from app.errors import Forbidden, NotFound
 from app.ids import is_id
 from app.storage.functions import FunctionRepository
@@ -37,8 +38,10 @@ class Access:
         workspaces: WorkspaceRepository,
         functions: FunctionRepository,
         tasks: TaskRepository,
+        roles: RoleCache,
     ) -> None:
         self.caller = caller
+        self._roles = roles
         self._members = members
         self._workspaces = workspaces
         self._functions = functions
@@ -50,8 +53,14 @@ class Access:
             return None
         if self.caller.is_key:
             return "member" if self.caller.workspace_id == workspace_id else None
-        member = await self._members.get(workspace_id=workspace_id, subject=self.caller.subject)
-        return member["role"] if member else None
+        subject = self.caller.subject
+        role = self._roles.get(workspace_id, subject)
+        if role is None:
+            member = await self._members.get(workspace_id=workspace_id, subject=subject)
+            role = member["role"] if member else None
+            if role is not None:
+                self._roles.put(workspace_id, subject, role)
+        return role
 
     async def workspace(self, workspace_id: str, *, owner: bool = False) -> dict[str, Any]:
         """The workspace, if the caller may use it (and owns it, when `owner`)."""

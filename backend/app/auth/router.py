@@ -2,7 +2,14 @@
 
 from fastapi import APIRouter, Path, status
 
-from app.api.deps import ApiKeysDep, CallerDep, MembersDep, OwnedWorkspaceDep, WorkspaceDep
+from app.api.deps import (
+    ApiKeysDep,
+    CallerDep,
+    ContainerDep,
+    MembersDep,
+    OwnedWorkspaceDep,
+    WorkspaceDep,
+)
 from app.api.problems import PROBLEM_RESPONSES
 from app.auth import service
 from app.auth.schemas import (
@@ -33,20 +40,26 @@ async def set_member(
     data: MemberUpdate,
     workspace: OwnedWorkspaceDep,
     members: MembersDep,
+    container: ContainerDep,
     subject: str = Path(max_length=200),
 ) -> Member:
     """Add a user (by their token subject, e.g. `user:<sub>`) or change their role (owners only)."""
     return await service.set_member(
-        members=members, workspace=workspace, subject=subject, data=data
+        members=members, roles=container.roles, workspace=workspace, subject=subject, data=data
     )
 
 
 @router.delete("/members/{subject}", status_code=status.HTTP_204_NO_CONTENT)
 async def remove_member(
-    workspace: OwnedWorkspaceDep, members: MembersDep, subject: str = Path(max_length=200)
+    workspace: OwnedWorkspaceDep,
+    members: MembersDep,
+    container: ContainerDep,
+    subject: str = Path(max_length=200),
 ) -> None:
     """Remove a user from the workspace (owners only; the last owner stays)."""
-    await service.remove_member(members=members, workspace=workspace, subject=subject)
+    await service.remove_member(
+        members=members, roles=container.roles, workspace=workspace, subject=subject
+    )
 
 
 @router.post("/api-keys", status_code=status.HTTP_201_CREATED, response_model=ApiKeyCreated)

@@ -4,6 +4,7 @@ from typing import Any
 
 from app.auth import api_keys
 from app.auth.principal import Principal
+from app.auth.role_cache import RoleCache
 from app.auth.schemas import ApiKey, ApiKeyCreate, ApiKeyCreated, Member, MemberUpdate
 from app.clock import now_iso
 from app.errors import Conflict, Forbidden, InvalidInput
@@ -14,7 +15,12 @@ SUBJECT_MAX = 200
 
 
 async def set_member(
-    *, members: MemberRepository, workspace: dict[str, Any], subject: str, data: MemberUpdate
+    *,
+    members: MemberRepository,
+    roles: RoleCache,
+    workspace: dict[str, Any],
+    subject: str,
+    data: MemberUpdate,
 ) -> Member:
     """Add a user to a workspace, or change their role."""
     if not subject or len(subject) > SUBJECT_MAX or subject.startswith("apikey:"):
@@ -30,7 +36,7 @@ async def set_member(
 
 
 async def remove_member(
-    *, members: MemberRepository, workspace: dict[str, Any], subject: str
+    *, members: MemberRepository, roles: RoleCache, workspace: dict[str, Any], subject: str
 ) -> None:
     current = await members.get(workspace_id=workspace["id"], subject=subject)
     if current is None:
@@ -38,6 +44,7 @@ async def remove_member(
     if current["role"] == "owner":
         await _keep_an_owner(members=members, workspace_id=workspace["id"], leaving=subject)
     await members.remove(workspace_id=workspace["id"], subject=subject)
+    roles.forget(workspace["id"], subject)
 
 
 async def _keep_an_owner(*, members: MemberRepository, workspace_id: str, leaving: str) -> None:

@@ -33,11 +33,15 @@ async def test_a_20_mib_zip_is_stored_whole_with_its_sha256(
     result = response.json()["result"]
     assert result["source_sha256"] == hashlib.sha256(payload).hexdigest()
     bucket, key = result["source_code_path"].removeprefix("s3://").split("/", 1)
-    stored = boto3.client(
-        "s3",
-        endpoint_url=settings.aws_endpoint_url,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    ).get_object(Bucket=bucket, Key=key)["Body"].read()
+    stored = (
+        boto3.client(
+            "s3",
+            endpoint_url=settings.aws_endpoint_url,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+        .get_object(Bucket=bucket, Key=key)["Body"]
+        .read()
+    )
     assert stored == payload
