@@ -98,15 +98,26 @@ def set_expression(changes: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-async def get_by_entity_id(client: Any, table: str, entity_id: str) -> dict[str, Any] | None:
-    """The item whose IdIndex key is `entity_id` (an id alone finds its item), or None."""
+async def get_by_entity_id(
+    client: Any, table: str, entity_id: str, *, attributes: tuple[str, ...] = ()
+) -> dict[str, Any] | None:
+    """The item whose IdIndex key is `entity_id` (an id alone finds its item), or None.
+
+    With `attributes`, only those are read (less to send, parse and convert).
+    """
+    names = {"#id": keys.ENTITY_ID}
+    request: dict[str, Any] = {}
+    if attributes:
+        names |= {f"#a{i}": name for i, name in enumerate(attributes)}
+        request["ProjectionExpression"] = ", ".join(f"#a{i}" for i in range(len(attributes)))
     response = await client.query(
         TableName=table,
         IndexName=keys.ID_INDEX,
         KeyConditionExpression="#id = :id",
-        ExpressionAttributeNames={"#id": keys.ENTITY_ID},
+        ExpressionAttributeNames=names,
         ExpressionAttributeValues={":id": to_value(entity_id)},
         Limit=1,
+        **request,
     )
     items = response.get("Items", [])
     return items[0] if items else None

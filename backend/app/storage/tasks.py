@@ -29,6 +29,15 @@ def _record(item: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in from_item(item).items() if k not in _KEY_ATTRIBUTES}
 
 
+# What a task's status shows (and what later tasks read from it); not its event log.
+STATUS_ATTRIBUTES = (
+    "task_id", "workspace_id", "app_name", "function_id", "type", "status", "stage", "stages",
+    "source_code_path", "source_sha256", "wasm_path", "image_url", "manifest", "manifest_path",
+    "deployment", "endpoint", "build_log_path", "error_code", "error_message", "created_at",
+    "updated_at",
+)  # fmt: skip
+
+
 class IdempotentReplay(Exception):
     """The Idempotency-Key was used before; `task_id` is the task it created."""
 
@@ -239,8 +248,10 @@ class TaskRepository:
     # -- reads ------------------------------------------------------------------------------
 
     async def get(self, *, task_id: str) -> dict[str, Any] | None:
-        """A task by id alone (IdIndex, one Query: the hot status-polling path)."""
-        item = await get_by_entity_id(self._client, self._table, keys.task_entity_id(task_id))
+        """A task by id alone, without its event log (IdIndex, one Query: the hot polling path)."""
+        item = await get_by_entity_id(
+            self._client, self._table, keys.task_entity_id(task_id), attributes=STATUS_ATTRIBUTES
+        )
         return _record(item) if item else None
 
     async def get_consistent(self, *, workspace_id: str, task_id: str) -> dict[str, Any] | None:

@@ -275,7 +275,10 @@ async def task_logs(
     next_token: NextToken = None,
 ) -> LogPage:
     """The task's pipeline events and its build log."""
-    entries = await logs.task_entries(objects=repos.objects, task=task)
+    full = await repos.tasks.get_consistent(
+        workspace_id=task["workspace_id"], task_id=task["task_id"]
+    )
+    entries = await logs.task_entries(objects=repos.objects, task=full or task)
     return logs.page(entries, since=since, limit=limit, tail=tail, next_token=next_token)
 
 

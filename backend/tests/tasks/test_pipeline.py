@@ -12,6 +12,15 @@ from tests.conftest import create_function, with_overrides
 from tests.tasks.conftest import HELLO, upload, wait_for_task
 
 
+async def wait_for_function(api: httpx.AsyncClient, function_id: str, status: str) -> dict:
+    for _ in range(100):
+        function = (await api.get(f"/api/functions/{function_id}")).json()
+        if function["deployment_status"] == status:
+            return function
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"function {function_id} is {function['deployment_status']}, not {status}")
+
+
 def _s3(settings: Settings):
     return boto3.client(
         "s3",
@@ -149,9 +158,9 @@ async def test_function_deploy_runs_the_whole_pipeline_and_the_function_follows(
     [deploy] = fake_infra.submissions("deploy")
     assert deploy["manifest"] == task["result"]["manifest"]
 
-    after = (await api.get(f"/api/functions/{function['id']}")).json()
+    # The function follows its task right after the task's own write.
+    after = await wait_for_function(api, function["id"], "deployed")
     assert after["latest_task_id"] == task["task_id"]
-    assert after["deployment_status"] == "deployed"
     assert after["wasm_path"] == task["result"]["wasm_path"]
     assert after["image_url"] == task["result"]["image_url"]
     assert after["endpoint"] == task["result"]["deployment"]["endpoint"]
@@ -187,8 +196,7 @@ async def test_a_failed_build_carries_the_services_code_and_message(
     assert task["stages"][0]["status"] == "failed"
     assert task["stages"][1]["status"] == "pending"
     assert fake_infra.submissions("push") == []
-    after = (await api.get(f"/api/functions/{function['id']}")).json()
-    assert after["deployment_status"] == "failed"
+    await wait_for_function(api, function["id"], "failed")
 
 
 async def test_the_task_survives_the_service_being_down_for_a_while(
