@@ -49,9 +49,26 @@ def to_value(value: Any) -> dict[str, Any]:
     return _serializer.serialize(_dynamo_value(value))
 
 
+def _from_value(value: dict[str, Any]) -> Any:
+    # A direct walk of DynamoDB's typed JSON: several times faster than TypeDeserializer plus
+    # a Decimal → int/float pass, and this runs on every item of every read.
+    ((kind, data),) = value.items()
+    if kind == "S" or kind == "BOOL" or kind == "B":
+        return data
+    if kind == "N":
+        return int(data) if data.lstrip("-").isdigit() else float(data)
+    if kind == "M":
+        return {key: _from_value(item) for key, item in data.items()}
+    if kind == "L":
+        return [_from_value(item) for item in data]
+    if kind == "NULL":
+        return None
+    return _plain(_deserializer.deserialize(value))  # sets: rare, never on a hot path
+
+
 def from_item(item: dict[str, Any]) -> dict[str, Any]:
     """DynamoDB item → Python dict with ints and floats instead of Decimals."""
-    return {key: _plain(_deserializer.deserialize(value)) for key, value in item.items()}
+    return {key: _from_value(value) for key, value in item.items()}
 
 
 @dataclass(frozen=True)
