@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 PART_SIZE = 8 * 1024 * 1024  # S3 wants ≥ 5 MiB for every part but the last
-PARTS_IN_FLIGHT = 3
+PARTS_IN_FLIGHT = 1
 
 
 def s3_uri(bucket: str, key: str) -> str:

@@ -1,5 +1,6 @@
 """Creating tasks (uploads and follow-up stages) and reading them back."""
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -55,12 +56,20 @@ def to_response(task: dict[str, Any]) -> TaskStatusResponse:
     )
 
 
+def _read_and_hash(handle: BinaryIO, digest: Any) -> bytes:
+    chunk = handle.read(READ_CHUNK)
+    digest.update(chunk)
+    return chunk
+
+
 async def _hashed_chunks(handle: BinaryIO, digest: Any) -> AsyncIterator[bytes]:
-    """The file in 1 MiB chunks, feeding `digest` on the way."""
-    # Reads of the spooled file are local-disk reads of 1 MiB: short next to the S3 upload.
+    """The file in 1 MiB chunks, feeding `digest` on the way.
+
+    Reading and hashing run in a worker thread (both release the GIL), so they overlap with the
+    part being sent to S3 instead of adding to it.
+    """
     handle.seek(0)
-    while chunk := handle.read(READ_CHUNK):
-        digest.update(chunk)
+    while chunk := await asyncio.to_thread(_read_and_hash, handle, digest):
         yield chunk
 
 
