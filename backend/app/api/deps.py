@@ -1,4 +1,8 @@
-"""`Annotated` dependency aliases: what a route may ask for."""
+"""`Annotated` dependency aliases: what a route may ask for.
+
+All are `async def`: FastAPI runs a plain `def` dependency in a worker thread, a hand-off per
+dependency per request that showed up in the status-polling profile.
+"""
 
 from typing import Annotated, Any
 
@@ -24,14 +28,14 @@ _bearer = HTTPBearer(
 )
 
 
-def get_container(request: Request) -> Container:
+async def get_container(request: Request) -> Container:
     return request.app.state.container
 
 
 ContainerDep = Annotated[Container, Depends(get_container)]
 
 
-def get_caller(
+async def get_caller(
     request: Request,
     _: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
@@ -42,7 +46,7 @@ def get_caller(
 CallerDep = Annotated[Principal, Depends(get_caller)]
 
 
-def get_access(container: ContainerDep, caller: CallerDep) -> Access:
+async def get_access(container: ContainerDep, caller: CallerDep) -> Access:
     return Access(
         caller=caller,
         members=container.members,
@@ -80,31 +84,31 @@ FunctionDep = Annotated[dict[str, Any], Depends(function_in_path)]
 TaskDep = Annotated[dict[str, Any], Depends(task_in_path)]
 
 
-def get_settings_dep(container: ContainerDep) -> Settings:
+async def get_settings_dep(container: ContainerDep) -> Settings:
     return container.settings
 
 
-def get_workspaces(container: ContainerDep) -> WorkspaceRepository:
+async def get_workspaces(container: ContainerDep) -> WorkspaceRepository:
     return container.workspaces
 
 
-def get_functions(container: ContainerDep) -> FunctionRepository:
+async def get_functions(container: ContainerDep) -> FunctionRepository:
     return container.functions
 
 
-def get_members(container: ContainerDep) -> MemberRepository:
+async def get_members(container: ContainerDep) -> MemberRepository:
     return container.members
 
 
-def get_api_keys(container: ContainerDep) -> ApiKeyRepository:
+async def get_api_keys(container: ContainerDep) -> ApiKeyRepository:
     return container.api_keys
 
 
-def get_objects(container: ContainerDep) -> ObjectStore:
+async def get_objects(container: ContainerDep) -> ObjectStore:
     return container.objects
 
 
-def get_task_repos(container: ContainerDep) -> TaskRepos:
+async def get_task_repos(container: ContainerDep) -> TaskRepos:
     return container.task_repos
 
 
