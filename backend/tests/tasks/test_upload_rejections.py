@@ -13,6 +13,7 @@ import pytest
 
 from app.config import Settings
 from tests.conftest import create_workspace, with_overrides
+from tests.tasks.conftest import running_backend
 
 HELLO = b"from spin_sdk import http\n\nclass IncomingHandler(http.IncomingHandler):\n    pass\n"
 
@@ -54,17 +55,7 @@ def small_limits(settings: Settings) -> Settings:
 
 @pytest.fixture
 async def limited_client(small_limits: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    from asgi_lifespan import LifespanManager
-
-    from app.main import create_app
-
-    app = create_app(small_limits)
-    async with (
-        LifespanManager(app) as manager,
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=manager.app), base_url="http://testserver"
-        ) as http,
-    ):
+    async with running_backend(small_limits) as http:
         yield http
 
 
