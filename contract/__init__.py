@@ -1,0 +1,6 @@
+"""The contract between the control plane and the infrastructure service (docs/contract.md).
+
+Request and response models, the job view, stage names and collection paths, imported by
+`backend/app`, `infra/infra_service` and the fakes in `testing/`, so that no side can drift.
+This package imports nothing of ours.
+"""
