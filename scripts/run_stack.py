@@ -90,6 +90,8 @@ def main() -> int:
         "INFRA_REGISTRY_INSECURE": "true",
         "INFRA_PORT": str(INFRA_PORT),
         "INFRA_HOST": "127.0.0.1",
+        # contract/ (the backend ↔ infra service contract) lives at the repository root.
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
     }
     processes: list[tuple[str, subprocess.Popen]] = []
 

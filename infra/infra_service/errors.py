@@ -1,17 +1,17 @@
 """One error hierarchy for the HTTP API, rendered as `application/problem+json` (RFC 9457)."""
 
 import logging
-from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-log = logging.getLogger(__name__)
+from contract.problems import PROBLEM_JSON, field_errors, problem_response
 
-PROBLEM_JSON = "application/problem+json"
-TYPE_BASE = "https://errors.faas.dev/"
+__all__ = ["PROBLEM_JSON", "ServiceError", "install_error_handlers"]
+
+log = logging.getLogger(__name__)
 
 
 class ServiceError(Exception):
@@ -53,41 +53,24 @@ class QueueFull(ServiceError):
         super().__init__(detail, headers={"Retry-After": "5"})
 
 
-def problem(
-    *, status: int, code: str, title: str, detail: str, instance: str, **extra: Any
-) -> dict[str, Any]:
-    body = {
-        "type": TYPE_BASE + code.lower().replace("_", "-"),
-        "title": title,
-        "status": status,
-        "detail": detail,
-        "code": code,
-        "instance": instance,
-    }
-    return body | extra
-
-
 def install_error_handlers(app: FastAPI) -> None:
-    """Render every error as problem+json; nothing internal reaches the client."""
+    """Render every error as problem+json (contract.problems); nothing internal leaks."""
 
     @app.exception_handler(ServiceError)
     async def _service_error(request: Request, exc: ServiceError) -> JSONResponse:
-        body = problem(
+        return problem_response(
             status=exc.status,
             code=exc.code,
             title=exc.title,
             detail=exc.detail,
             instance=request.url.path,
+            headers=exc.headers,
         )
-        return JSONResponse(body, exc.status, headers=exc.headers, media_type=PROBLEM_JSON)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [
-            {"field": ".".join(str(p) for p in err["loc"][1:]) or "body", "message": err["msg"]}
-            for err in exc.errors()
-        ]
-        body = problem(
+        errors = field_errors(exc.errors())
+        return problem_response(
             status=422,
             code="VALIDATION_ERROR",
             title="Validation error",
@@ -96,28 +79,25 @@ def install_error_handlers(app: FastAPI) -> None:
             instance=request.url.path,
             errors=errors,
         )
-        return JSONResponse(body, 422, media_type=PROBLEM_JSON)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(exc.status_code, "HTTP_ERROR")
-        body = problem(
+        return problem_response(
             status=exc.status_code,
             code=code,
             title=str(exc.detail),
             detail=str(exc.detail),
             instance=request.url.path,
         )
-        return JSONResponse(body, exc.status_code, media_type=PROBLEM_JSON)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        body = problem(
+        return problem_response(
             status=500,
             code="INTERNAL_ERROR",
             title="Internal error",
             detail="The service failed unexpectedly; the error is logged.",
             instance=request.url.path,
         )
-        return JSONResponse(body, 500, media_type=PROBLEM_JSON)

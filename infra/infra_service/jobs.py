@@ -1,4 +1,4 @@
-"""Jobs: idempotent by `job_key`, run by a bounded pool of workers per kind (SPEC §4).
+"""Jobs: idempotent by `job_key`, run by a bounded pool of workers per kind (docs/contract.md).
 
 A job id stays valid for the life of the process. Posting a known `job_key` again returns the
 same job (so the backend may resubmit after a crash or a lost reply); the same key with a
@@ -52,6 +52,12 @@ class Job:
     created_at: str = field(default_factory=now_iso)
     started_at: str | None = None
     finished_at: str | None = None
+
+    @property
+    def task_id(self) -> str | None:
+        """The control plane's task this job serves, when the request named it."""
+        value = self.request.get("task_id")
+        return str(value) if value else None
 
     def view(self) -> dict[str, Any]:
         """The job as GET answers it."""
@@ -148,7 +154,7 @@ class JobStore:
         self._jobs[job.job_id] = job
         self._by_key[(kind, job_key)] = job
         pool.queue.put_nowait(job)
-        log.info("accepted %s job %s for key %s", kind, job.job_id, job_key)
+        log.info("accepted %s job %s for key %s (task %s)", kind, job.job_id, job_key, job.task_id)
         return job
 
     def get(self, *, kind: str, job_id: str) -> Job:

@@ -16,7 +16,8 @@ from app.config import Settings
 from app.storage.functions import FunctionRepository
 from app.storage.task_steps import TaskStepRepository
 from app.tasks import state
-from app.tasks.infra_client import InfraClient, InfraRejected, InfraUnavailable, Job
+from app.tasks.infra_client import InfraClient, InfraRejected, InfraUnavailable
+from contract.jobs import REQUESTS, JobView
 
 log = logging.getLogger(__name__)
 
@@ -144,12 +145,13 @@ class TaskDriver:
                 stage["log_path"] = job.log_path
             if job.status == "succeeded":
                 stage["status"], stage["finished_at"] = state.COMPLETED, now_iso()
+                result = job.result.model_dump(mode="json") if job.result else {}
                 for source, target in _RESULT_FIELDS[name].items():
-                    value = (job.result or {}).get(source)
+                    value = result.get(source)
                     if value is not None:
                         changes[target] = view[target] = value
                 if name == "deploy":
-                    changes["deployment"] = view["deployment"] = job.result
+                    changes["deployment"] = view["deployment"] = result
                 if name == "build" and job.log_path:
                     changes["build_log_path"] = job.log_path
                 events.append(_event(name, "info", f"{name} succeeded"))
@@ -199,7 +201,7 @@ class TaskDriver:
 
     async def _observe(
         self, task: dict[str, Any], stage: dict[str, Any], events: list[dict[str, Any]]
-    ) -> Job:
+    ) -> JobView[Any]:
         """Submit the stage's job if it has none (or the service forgot it), else read it."""
         name = stage["name"]
         if stage.get("job_id"):
@@ -207,7 +209,8 @@ class TaskDriver:
             if job is not None:
                 return job
             events.append(_event(name, "warning", "the service forgot the job; resubmitted"))
-        job = await self._infra.submit(stage=name, payload=self._payload(task, name))
+        request = REQUESTS[name].model_validate(self._payload(task, name))
+        job = await self._infra.submit(stage=name, request=request)
         if stage.get("job_id") != job.job_id:
             stage["job_id"] = job.job_id
         if stage["status"] == state.PENDING:
