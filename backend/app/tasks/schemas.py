@@ -1,26 +1,26 @@
-"""Request and response models of builds and tasks (names fixed with the frontend team)."""
+"""Request and response models of builds and tasks (names fixed with the frontend team).
 
+Responses render the stored task (app.tasks.models.Task); the request models say what each
+task-creating route accepts and which `TaskOptions` it asks of the later stages.
+"""
+
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
+from fastapi import UploadFile
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from app.functions.schemas import FunctionName
+from app.tasks.models import Task, TaskOptions, TaskStatus, TaskType
+from contract.fields import Autoscaling, Namespace, Resources, SecretName, Tag
+from contract.jobs import StageName
 
-TaskStatus = Literal["pending", "running", "completed", "failed"]
-TaskType = Literal["build", "push", "scaffold", "deploy", "build-and-push", "build-and-deploy"]
-StageName = Literal["build", "push", "scaffold", "deploy"]
+__all__ = ["Autoscaling", "Resources", "StageName", "TaskStatus", "TaskType"]
 
 WorkspaceId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
-OciTag = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")]
+OciTag = Tag
 OciRepository = Annotated[
     str, StringConstraints(pattern=r"^[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*$")
-]
-Namespace = Annotated[
-    str, StringConstraints(max_length=63, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-]
-Quantity = Annotated[str, StringConstraints(pattern=r"^[0-9]+(\.[0-9]+)?(m|Ki|Mi|Gi|Ti|k|M|G|T)?$")]
-SecretName = Annotated[
-    str, StringConstraints(max_length=253, pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
 ]
 
 
@@ -62,6 +62,67 @@ class TaskStatusResponse(BaseModel):
     created_at: str
     updated_at: str
 
+    @classmethod
+    def of(cls, task: Task) -> "TaskStatusResponse":
+        """The stored task, as the API shows it (its event log and options aside)."""
+        return cls(
+            task_id=task.task_id,
+            workspace_id=task.workspace_id,
+            app_name=task.app_name,
+            function_id=task.function_id,
+            type=task.type,
+            status=task.status,
+            stage=task.stage,
+            stages=[
+                Stage(
+                    name=stage.name,
+                    status=stage.status,
+                    started_at=stage.started_at,
+                    finished_at=stage.finished_at,
+                    job_id=stage.job_id,
+                    log_path=stage.log_path,
+                )
+                for stage in task.stages
+            ],
+            result=BuildTaskResult(
+                source_code_path=task.source_code_path,
+                source_sha256=task.source_sha256,
+                wasm_path=task.wasm_path,
+                image_url=task.image_url,
+                manifest=task.manifest,
+                manifest_path=task.manifest_path,
+                deployment=task.deployment.model_dump(mode="json") if task.deployment else None,
+                endpoint=task.endpoint,
+                build_log_path=task.build_log_path,
+            ),
+            error_code=task.error_code,
+            error_message=task.error_message,
+            created_at=task.created_at,
+            updated_at=task.updated_at,
+        )
+
+
+InputField = Literal["wasm_path", "image_url", "manifest"]
+
+
+@dataclass(frozen=True)
+class NewTask:
+    """What a task-creating request asks for, whichever of the six routes it came by.
+
+    An upload brings the source (`upload`); a follow-up names its input: a value, or the
+    earlier task (`from_task_id`) that produced it.
+    """
+
+    task_type: TaskType
+    workspace_id: str
+    app_name: str | None
+    function_id: str | None
+    options: TaskOptions
+    upload: UploadFile | None = None
+    input_field: InputField | None = None
+    input_value: str | None = None
+    from_task_id: str | None = None
+
 
 class BuildResponse(TaskStatusResponse):
     """The task an upload created (202)."""
@@ -72,30 +133,8 @@ class TaskList(BaseModel):
     next_token: str | None = None
 
 
-class Resources(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    limits: dict[Literal["cpu", "memory"], Quantity] = Field(default_factory=dict)
-    requests: dict[Literal["cpu", "memory"], Quantity] = Field(default_factory=dict)
-
-
-class Autoscaling(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    min_replicas: int = Field(default=2, ge=1, le=100)
-    max_replicas: int = Field(default=3, ge=1, le=100)
-    target_cpu_utilization: int = Field(default=60, ge=1, le=100)
-    target_memory_utilization: int = Field(default=60, ge=1, le=100)
-
-    @model_validator(mode="after")
-    def _ordered(self) -> "Autoscaling":
-        if self.max_replicas < self.min_replicas:
-            raise ValueError("max_replicas must be ≥ min_replicas")
-        return self
-
-
 class ScaffoldOptions(BaseModel):
-    """How the SpinApp is shaped (SPEC §4 scaffold inputs)."""
+    """How the SpinApp is shaped (docs/contract.md, scaffold)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -128,6 +167,10 @@ class PushRequest(BaseModel):
             raise ValueError("app_name is required with wasm_path")
         return self
 
+    def new_task(self) -> NewTask:
+        options = TaskOptions(repository=self.repository, tag=self.tag)
+        return _follow_up(self, "push", "wasm_path", self.wasm_path, options)
+
 
 class ScaffoldRequest(ScaffoldOptions):
     """Generate a SpinApp manifest for an image (or a completed push task's image)."""
@@ -145,6 +188,12 @@ class ScaffoldRequest(ScaffoldOptions):
         if self.image_url is not None and self.app_name is None:
             raise ValueError("app_name is required with image_url")
         return self
+
+    def new_task(self) -> NewTask:
+        options = TaskOptions.model_validate(
+            self.model_dump(include=set(ScaffoldOptions.model_fields))
+        )
+        return _follow_up(self, "scaffold", "image_url", self.image_url, options)
 
 
 class ScaffoldResponse(TaskStatusResponse):
@@ -170,6 +219,29 @@ class DeployRequest(BaseModel):
         if self.manifest is not None and self.app_name is None:
             raise ValueError("app_name is required with manifest")
         return self
+
+    def new_task(self) -> NewTask:
+        options = TaskOptions(namespace=self.namespace)
+        return _follow_up(self, "deploy", "manifest", self.manifest, options)
+
+
+def _follow_up(
+    request: "PushRequest | ScaffoldRequest | DeployRequest",
+    task_type: TaskType,
+    field: InputField,
+    value: str | None,
+    options: TaskOptions,
+) -> NewTask:
+    return NewTask(
+        task_type=task_type,
+        workspace_id=request.workspace_id,
+        app_name=request.app_name,
+        function_id=request.function_id,
+        options=options,
+        input_field=field,
+        input_value=value,
+        from_task_id=request.task_id,
+    )
 
 
 class DeployResponse(TaskStatusResponse):

@@ -231,6 +231,31 @@ async def test_a_lost_post_answer_is_resubmitted_by_job_key_without_a_second_job
     assert fake_infra.jobs_created_per_key[key] == 1
 
 
+async def test_a_job_already_succeeded_on_its_first_submission_completes_the_task(
+    api: httpx.AsyncClient, workspace: dict, fake_infra: FakeInfraService
+) -> None:
+    # What a resubmission by job_key finds after a crash: the finished job, in the POST answer.
+    fake_infra.instant("build")
+    task = await wait_for_task(api, (await upload(api, workspace["id"])).json()["task_id"])
+    assert task["status"] == "completed", task
+    assert task["stages"][0]["status"] == "completed" and task["result"]["wasm_path"]
+    assert fake_infra.posts_per_key[f"{task['task_id']}:build"] == 1
+    assert fake_infra.gets_per_job == {}
+
+
+async def test_a_resubmission_after_a_lost_answer_may_find_the_job_finished(
+    api: httpx.AsyncClient, workspace: dict, fake_infra: FakeInfraService
+) -> None:
+    fake_infra.instant()
+    fake_infra.unavailable(1, kind="build", after_processing=True)
+    response = await upload(api, workspace["id"], path="/api/v1/build-and-push")
+    task = await wait_for_task(api, response.json()["task_id"])
+    assert task["status"] == "completed", task
+    assert [s["status"] for s in task["stages"]] == ["completed", "completed"]
+    key = f"{task['task_id']}:build"
+    assert (fake_infra.posts_per_key[key], fake_infra.jobs_created_per_key[key]) == (2, 1)
+
+
 async def test_a_forgotten_job_is_resubmitted_by_job_key_and_completes(
     api: httpx.AsyncClient, workspace: dict, fake_infra: FakeInfraService
 ) -> None:
