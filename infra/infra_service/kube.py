@@ -91,7 +91,9 @@ class Kube:
         return self._call("GET", resource.path(namespace, name))
 
     def events(self, namespace: str) -> list[dict[str, Any]]:
-        return self._call("GET", EVENTS.path(namespace), query=[("limit", "500")]).get("items", [])
+        listed = self._call("GET", EVENTS.path(namespace), query=[("limit", "500")])
+        items: list[dict[str, Any]] = listed.get("items", [])
+        return items
 
     def _call(
         self,

@@ -155,7 +155,7 @@ class RegistryClient:
 
     async def _start_upload(self, repository: str) -> str:
         response = await self._send("POST", f"/v2/{repository}/blobs/uploads/", ok=(202,))
-        location = response.headers.get("location")
+        location: str | None = response.headers.get("location")
         if not location:
             raise RegistryError("The registry started an upload without a Location.")
         return location
