@@ -1,6 +1,6 @@
 """The deploy job: server-side apply of the SpinApp (and its HPA), then wait until it is ready.
 
-"Deployed" means `status.readyReplicas ≥ 1` (SPEC §4). A SpinApp that does not get there
+"Deployed" means `status.readyReplicas ≥ 1` (docs/contract.md). A SpinApp that does not get there
 within the deadline fails with the cluster's own reason: its conditions and the latest
 warning events of the app's Deployment, ReplicaSets and pods.
 """
