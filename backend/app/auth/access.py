@@ -77,7 +77,7 @@ class Access:
         return record
 
     async def task(self, task_id: str) -> Task:
-        """The task (without its event log), if the caller may see it; it names the log context."""
+        """The task, if the caller may see it; it names the log context from here on."""
         record = await self._tasks.get(task_id=task_id) if is_id(task_id) else None
         if record is None or not await self.role_in(record.workspace_id):
             raise task_not_found(task_id)

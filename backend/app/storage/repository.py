@@ -116,36 +116,27 @@ class Repository(Generic[M]):
 
     # -- reads ---------------------------------------------------------------------------
 
-    async def _get(
-        self, key: Mapping[str, str], *, consistent: bool = True, attributes: tuple[str, ...] = ()
-    ) -> M | None:
-        request: dict[str, Any] = {
-            "TableName": self._table,
-            "Key": to_item(dict(key)),
-            "ConsistentRead": consistent,
-        }
-        if attributes:
-            request |= _projection(attributes)
+    async def _get(self, key: Mapping[str, str], *, consistent: bool = True) -> M | None:
         try:
-            response = await self._client.get_item(**request)
+            response = await self._client.get_item(
+                TableName=self._table, Key=to_item(dict(key)), ConsistentRead=consistent
+            )
         except ClientError as exc:
             raise storage_error(exc) from exc
         item = response.get("Item")
         return self._read(item) if item else None
 
-    async def _by_entity_id(self, entity_id: str, *, attributes: tuple[str, ...] = ()) -> M | None:
+    async def _by_entity_id(self, entity_id: str) -> M | None:
         """The item whose IdIndex key is `entity_id` (an id alone finds its item)."""
-        request: dict[str, Any] = {
-            "TableName": self._table,
-            "IndexName": keys.ID_INDEX,
-            "KeyConditionExpression": "#id = :id",
-            "ExpressionAttributeValues": {":id": to_value(entity_id)},
-            "Limit": 1,
-        }
-        projection = _projection(attributes) if attributes else {"ExpressionAttributeNames": {}}
-        projection["ExpressionAttributeNames"]["#id"] = keys.ENTITY_ID
         try:
-            response = await self._client.query(**request, **projection)
+            response = await self._client.query(
+                TableName=self._table,
+                IndexName=keys.ID_INDEX,
+                KeyConditionExpression="#id = :id",
+                ExpressionAttributeNames={"#id": keys.ENTITY_ID},
+                ExpressionAttributeValues={":id": to_value(entity_id)},
+                Limit=1,
+            )
         except ClientError as exc:
             raise storage_error(exc) from exc
         items = response.get("Items", [])
@@ -255,11 +246,3 @@ class Repository(Generic[M]):
             await self._client.delete_item(**request)
         except ClientError as exc:
             raise storage_error(exc, on_condition=missing) from exc
-
-
-def _projection(attributes: tuple[str, ...]) -> dict[str, Any]:
-    names = {f"#a{i}": name for i, name in enumerate(attributes)}
-    return {
-        "ProjectionExpression": ", ".join(names),
-        "ExpressionAttributeNames": names,
-    }

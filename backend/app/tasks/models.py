@@ -107,7 +107,7 @@ class Task(_Record):
     build_log_path: str | None = None
     error_code: str | None = None
     error_message: str | None = None
-    # The pipeline log; `TaskRepository.get` leaves it out (the status route never shows it).
+    # The pipeline log (GET /api/v1/tasks/{id}/logs; the status document leaves it out).
     events: tuple[TaskEvent, ...] = ()
 
     @property
