@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 
 from contract.jobs import COLLECTIONS, STAGE_OF_COLLECTION, JobRequest, StageName
 from contract.problems import PROBLEM_JSON, problem_body
-from testing.fake_infra_jobs import JobBook, Outcome, app_name_of, parse_request
+from testing.fake_infra_jobs import JobBook, KeyConflict, Outcome, app_name_of, parse_request
 
 __all__ = ["FakeInfraService", "Outcome", "RequestRecord"]
 
@@ -362,9 +362,12 @@ class FakeInfraService:
         """202 and the job: a new one, or (as the real service) the one known for the key."""
         with self._lock:
             outcome = _lookup(self._outcomes, kind, app_name, Outcome())
-            job, created = self._book.submit(
-                kind=kind, request=request, app_name=app_name, outcome=outcome
-            )
+            try:
+                job, created = self._book.submit(
+                    kind=kind, request=request, app_name=app_name, outcome=outcome
+                )
+            except KeyConflict as exc:
+                return _problem(409, "JOB_KEY_CONFLICT", str(exc))
             if created:
                 self._created[job.job_key] += 1
                 self._bodies[kind].append(body)

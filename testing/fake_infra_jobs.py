@@ -32,7 +32,15 @@ from contract.jobs import (
 )
 from contract.problems import field_errors
 
-__all__ = ["COLLECTIONS", "FakeJob", "JobBook", "Outcome", "app_name_of", "parse_request"]
+__all__ = [
+    "COLLECTIONS",
+    "FakeJob",
+    "JobBook",
+    "KeyConflict",
+    "Outcome",
+    "app_name_of",
+    "parse_request",
+]
 _MANIFEST_NAME = re.compile(r"^metadata:\s*\n(?:[ \t]+.*\n)*?[ \t]+name:\s*[\"']?([\w.-]+)", re.M)
 
 
@@ -77,6 +85,14 @@ class FakeJob:
         }
 
 
+class KeyConflict(Exception):
+    """A known job_key came with a different request (the real service answers 409)."""
+
+
+def _asked(request: JobRequest) -> dict[str, Any]:
+    return request.model_dump(mode="json", exclude={"job_key"})
+
+
 class JobBook:
     """Jobs by id and by (kind, job_key); a job's outcome is fixed when it is created."""
 
@@ -97,10 +113,15 @@ class JobBook:
     def submit(
         self, *, kind: StageName, request: JobRequest, app_name: str | None, outcome: Outcome
     ) -> tuple[FakeJob, bool]:
-        """The job for this job_key, and whether it was created just now."""
+        """The job for this job_key, and whether it was created just now.
+
+        Raises KeyConflict for a known key with another request, as the real service does.
+        """
         job_key = request.job_key
         existing = self._jobs.get(self._by_key.get((kind, job_key), ""))
         if existing is not None:
+            if _asked(existing.request) != _asked(request):
+                raise KeyConflict(f"job_key {job_key!r} was used with another request")
             return existing, False
         job = FakeJob(f"{kind}-{uuid4().hex[:12]}", kind, job_key, app_name, request, outcome)
         if outcome.polls <= 0:

@@ -318,6 +318,25 @@ async def test_the_same_idempotency_key_returns_the_first_task(
     assert len(objects) == 2
 
 
+async def test_a_replayed_upload_is_answered_before_anything_reaches_s3(
+    api: httpx.AsyncClient, workspace: dict, fast_settings: Settings
+) -> None:
+    key = {"Idempotency-Key": "before-s3"}
+    first = await upload(api, workspace["id"], headers=key)
+    assert first.status_code == 202
+    # Take S3 away: a replay that tried to store the source again would fail now.
+    s3, bucket = _s3(fast_settings), fast_settings.s3_bucket
+    for obj in s3.list_objects_v2(Bucket=bucket).get("Contents", []):
+        s3.delete_object(Bucket=bucket, Key=obj["Key"])
+    s3.delete_bucket(Bucket=bucket)
+    again = await upload(api, workspace["id"], headers=key)
+    assert again.status_code == 202, again.text
+    assert again.json()["task_id"] == first.json()["task_id"]
+    assert again.headers["idempotent-replayed"] == "true"
+    other = await upload(api, workspace["id"], headers=key, content=HELLO + b"# changed\n")
+    assert other.status_code == 409  # a mismatch is refused before the upload too
+
+
 async def test_the_same_idempotency_key_with_another_file_is_409(
     api: httpx.AsyncClient, workspace: dict
 ) -> None:
