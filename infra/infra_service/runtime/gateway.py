@@ -107,7 +107,9 @@ class Gateway:
         self._server: _EmbeddedServer | None = None
         self._task: asyncio.Task[None] | None = None
         self._client = httpx.AsyncClient(
-            trust_env=False,  # never through a proxy: replicas are on loopback
+            # Plain HTTP to replicas on 127.0.0.1 only: no proxies, and no CA bundle to load.
+            trust_env=False,
+            verify=False,
             timeout=httpx.Timeout(limits.timeout_seconds, connect=2.0, pool=5.0),
             limits=httpx.Limits(max_connections=1024, max_keepalive_connections=256),
         )

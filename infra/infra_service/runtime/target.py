@@ -101,7 +101,8 @@ class LocalTarget:
         self._logs: dict[AppKey, AppLog] = {}
         self._next_index: defaultdict[AppKey, int] = defaultdict(int)
         self._background: set[asyncio.Task[None]] = set()
-        self._probe_http = httpx.AsyncClient(trust_env=False)
+        # Plain HTTP to hosts on 127.0.0.1 only: no proxies, and no CA bundle to load.
+        self._probe_http = httpx.AsyncClient(trust_env=False, verify=False)
         self._launcher = Launcher(
             settings=settings, store=self.store, http=self._probe_http, app_log=self.app_log
         )
