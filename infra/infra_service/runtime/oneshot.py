@@ -85,9 +85,8 @@ class OneShotRunner:
                 variables=list(request.variables),
             )
             if request.allowed_outbound_hosts:
-                app["components"][0]["metadata"] = {
-                    "allowed_outbound_hosts": request.allowed_outbound_hosts
-                }
+                metadata = app["components"][0].setdefault("metadata", {})
+                metadata["allowed_outbound_hosts"] = request.allowed_outbound_hosts
             config = host_config(
                 settings=self._settings,
                 store=self._store,
