@@ -87,9 +87,15 @@ def serve(config_path: str) -> None:
                 status, data = (503, b"unhealthy") if behaviour.get("unhealthy") else (200, b"OK")
             else:
                 status, data = 200, answer(config, behaviour, path, body)
-                emit({"type": "log", "time": now(), "stream": "stdout",
-                      "invocation_id": invocation,
-                      "message": behaviour.get("print", f"handled {self.command} {self.path}")})  # fmt: skip
+                emit(
+                    {
+                        "type": "log",
+                        "time": now(),
+                        "stream": "stdout",
+                        "invocation_id": invocation,
+                        "message": behaviour.get("print", f"handled {self.command} {self.path}"),
+                    }
+                )
             self.send_response(status)
             self.send_header("Content-Type", "text/plain")
             self.send_header("Content-Length", str(len(data)))
@@ -98,9 +104,17 @@ def serve(config_path: str) -> None:
             self.end_headers()
             self.wfile.write(data)
             if path != "/.well-known/spin/health":
-                emit({"type": "invocation", "invocation_id": invocation, "method": self.command,
-                      "path": path, "status": status, "error_code": None,
-                      "duration_ms": (time.monotonic() - started) * 1000})  # fmt: skip
+                emit(
+                    {
+                        "type": "invocation",
+                        "invocation_id": invocation,
+                        "method": self.command,
+                        "path": path,
+                        "status": status,
+                        "error_code": None,
+                        "duration_ms": (time.monotonic() - started) * 1000,
+                    }
+                )
 
         do_GET = do_POST = do_PUT = do_DELETE = _handle
 
@@ -112,8 +126,15 @@ def serve(config_path: str) -> None:
         threading.Thread(target=server.shutdown).start()
 
     signal.signal(signal.SIGTERM, on_term)
-    emit({"type": "ready", "port": server.server_address[1], "pid": os.getpid(),
-          "load_ms": 1.0, "compiled_from_cache": True})  # fmt: skip
+    emit(
+        {
+            "type": "ready",
+            "port": server.server_address[1],
+            "pid": os.getpid(),
+            "load_ms": 1.0,
+            "compiled_from_cache": True,
+        }
+    )
     server.serve_forever(poll_interval=0.05)
     sys.exit(0)
 
@@ -125,10 +146,17 @@ def once(config_path: str) -> None:
         print(behaviour.get("stderr", "crashing on purpose"), file=sys.stderr, flush=True)
         sys.exit(int(behaviour["crash"]))
     body = answer(config, behaviour, request["path"].split("?")[0], request["body"].encode())
-    result = {"status": 200, "headers": {"content-type": "text/plain"},
-              "body": body.decode(), "body_encoding": "utf-8",
-              "stdout": behaviour.get("print", "") + "\n", "stderr": "", "duration_ms": 1.5,
-              "error_code": None, "error_message": None}  # fmt: skip
+    result = {
+        "status": 200,
+        "headers": {"content-type": "text/plain"},
+        "body": body.decode(),
+        "body_encoding": "utf-8",
+        "stdout": behaviour.get("print", "") + "\n",
+        "stderr": "",
+        "duration_ms": 1.5,
+        "error_code": None,
+        "error_message": None,
+    }
     print(json.dumps(result))
 
 
