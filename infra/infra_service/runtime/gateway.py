@@ -13,6 +13,7 @@ import contextlib
 import json
 import logging
 import re
+import socket
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -118,7 +119,9 @@ class Gateway:
         return f"http://{self._host}:{self.port}/{key.namespace}/{key.name}"
 
     async def start(self) -> None:
-        """Bind and serve; raises when the port cannot be bound."""
+        """Bind and serve; OSError when the port cannot be bound."""
+        # Bound here, not by uvicorn: its bind failure ends the whole process (sys.exit).
+        sock = socket.create_server((self._host, self._requested_port), backlog=2048)
         config = uvicorn.Config(
             self,
             host=self._host,
@@ -132,7 +135,7 @@ class Gateway:
             backlog=2048,
         )
         self._server = _EmbeddedServer(config)
-        self._task = asyncio.create_task(self._server.serve(), name="gateway")
+        self._task = asyncio.create_task(self._server.serve(sockets=[sock]), name="gateway")
         while not self._server.started:
             if self._task.done():
                 await self._task

@@ -142,17 +142,25 @@ class Replica:
         """SIGTERM the host (it drains), SIGKILL its group after `grace` seconds."""
         self._stopping.set()
         self.ready = False
-        process = self._process
-        if process is not None and process.returncode is None:
-            _signal_group(process.pid, signal.SIGTERM)
-            try:
-                await asyncio.wait_for(process.wait(), grace)
-            except TimeoutError:
-                log.warning("replica %s/%s ignored SIGTERM for %.0f s", self.key, self.id, grace)
-            _signal_group(process.pid, signal.SIGKILL)  # anything the host itself started
-            await process.wait()
-        if self._task is not None:
-            await asyncio.gather(self._task, return_exceptions=True)
+        if self._task is None:
+            return
+        deadline = time.monotonic() + grace
+        signalled: int | None = None
+        # Signal whichever process is current until the supervising task ends: it may be
+        # spawning one right now.
+        while not self._task.done():
+            process = self._process
+            if process is not None and process.returncode is None:
+                if signalled != process.pid:
+                    _signal_group(process.pid, signal.SIGTERM)
+                    signalled = process.pid
+                elif time.monotonic() > deadline:
+                    log.warning("replica %s/%s ignored SIGTERM; killing it", self.key, self.id)
+                    _signal_group(process.pid, signal.SIGKILL)
+            await asyncio.wait([self._task], timeout=0.05)
+        if self._process is not None:
+            _signal_group(self._process.pid, signal.SIGKILL)  # anything the host itself started
+        await asyncio.gather(self._task, return_exceptions=True)
 
     def failure_reason(self) -> str:
         """What the host said last: its exit and its stderr tail."""
@@ -190,16 +198,24 @@ class Replica:
         self.starts += 1
         self.port, self.ready, self._ready_since = None, False, 0.0
         loaded = asyncio.Event()
-        process = await asyncio.create_subprocess_exec(
-            *self._command, "serve", "--config", str(self.config_path),
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            env=self._env,
-            start_new_session=True,
-            preexec_fn=functools.partial(child_setup, os.getpid()),
-            limit=1024 * 1024,
-        )  # fmt: skip
+        try:
+            process = await asyncio.create_subprocess_exec(
+                *self._command,
+                "serve",
+                "--config",
+                str(self.config_path),
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                env=self._env,
+                start_new_session=True,
+                preexec_fn=functools.partial(child_setup, os.getpid()),
+                limit=1024 * 1024,
+            )
+        except OSError as exc:  # the host command itself is missing or not executable
+            self.stderr_tail.append(f"cannot start the host {self._command[0]}: {exc}")
+            self.exits_before_ready += 1
+            return 127  # fmt: skip
         self._process, self.pid = process, process.pid
         self.pid_path.write_text(str(process.pid))
         assert process.stdout is not None and process.stderr is not None

@@ -53,7 +53,10 @@ def wanted_from_manifest(text: str, *, namespace: str, max_replicas: int) -> Wan
     spec = app.get("spec")
     if not isinstance(spec, dict) or not isinstance(spec.get("image"), str):
         raise InvalidRequest("manifest: the SpinApp has no spec.image.")
-    parse_image(spec["image"])  # refuses a reference that names no registry
+    try:
+        parse_image(spec["image"])  # refuses a reference that names no registry
+    except JobFailure as failure:
+        raise InvalidRequest(f"manifest: {failure.message}") from failure
     replicas = spec.get("replicas")
     if spec.get("enableAutoscaling"):  # the HPA's floor is what runs here
         hpas = [d for d in documents[1:] if d.get("kind") == "HorizontalPodAutoscaler"]
@@ -236,7 +239,6 @@ class LocalTarget:
             self.store.collect_blobs(
                 keep={s.wasm_digest for s in self._specs.values()}, spare=SPARE_COMPONENTS
             )
-        self._locks.pop(key, None)
         return UndeployResult(namespace=key.namespace, name=key.name, deleted=deleted)
 
     async def logs(

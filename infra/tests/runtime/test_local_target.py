@@ -7,6 +7,7 @@ Debian's docker-registry; only the component host is the stand-in (tests/runtime
 import asyncio
 import os
 import signal
+import socket
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -295,3 +296,42 @@ async def test_the_gateway_answers_its_own_errors_as_problems(
     assert (big.status_code, big.json()["code"]) == (413, "REQUEST_TOO_LARGE")
     echoed = await call(job["result"]["endpoint"] + "/echo", "POST", content=b"ping")
     assert echoed.text == "ping"
+
+
+async def test_a_gateway_port_in_use_stops_the_service_from_starting(
+    aws_endpoint: str, s3: Any, tmp_path: Path, registry: Registry
+) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        settings = runtime_settings(aws_endpoint, tmp_path / "scratch", registry, gateway_port=port)
+        with pytest.raises(OSError):
+            async with running_service(settings, s3):
+                pass
+
+
+async def test_a_missing_host_program_fails_the_deploy_saying_so(
+    aws_endpoint: str, s3: Any, tmp_path: Path, registry: Registry
+) -> None:
+    settings = runtime_settings(
+        aws_endpoint,
+        tmp_path / "scratch",
+        registry,
+        gateway_port=0,
+        runtime_host_command=[str(tmp_path / "no-such-host")],
+    )
+    async with running_service(settings, s3) as service:
+        job = await service.ship(fake_component(), app="hello", task="t1")
+    assert job["error"]["code"] == "DEPLOY_NOT_READY"
+    assert "cannot start the host" in job["error"]["message"]
+
+
+async def test_an_image_without_a_registry_is_refused_at_submission(service: Service) -> None:
+    manifest = (
+        "apiVersion: core.spinkube.dev/v1alpha1\nkind: SpinApp\nmetadata:\n  name: hello\n"
+        "spec:\n  image: hello\n  executor: containerd-shim-spin\n  replicas: 1\n"
+    )
+    posted = await service.api.post(
+        "/v1/deployments", json={"job_key": "k", "namespace": "faas", "manifest": manifest}
+    )
+    assert posted.status_code == 422
+    assert "must name its registry" in posted.json()["detail"]
