@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from hosting import PROBE, Component, Upstream
+from hosting import PROBE, Component, FirstStart, Upstream, running_host, write_config
 
 from infra_service.toolchain import child_env, prepare_toolchain
 
@@ -42,8 +42,20 @@ def probe(tmp_path_factory: pytest.TempPathFactory) -> Component:
 
 
 @pytest.fixture(scope="session")
-def compiled_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("compiled-cache")
+def first_start(probe: Component, tmp_path_factory: pytest.TempPathFactory) -> FirstStart:
+    """The session's one compile: a host started on an empty cache, then stopped."""
+    cache = tmp_path_factory.mktemp("compiled-cache")
+    config = write_config(tmp_path_factory.mktemp("first-start"), probe, cache)
+    with running_host(config) as host:
+        assert host.ready is not None
+        answer = httpx.get(f"{host.url}/hello", timeout=30)
+    return FirstStart(cache=cache, ready=host.ready, status=answer.status_code)
+
+
+@pytest.fixture(scope="session")
+def compiled_cache(first_start: FirstStart) -> Path:
+    """A compiled cache that already holds the probe: every later start is a cache hit."""
+    return first_start.cache
 
 
 @pytest.fixture(scope="session")
@@ -56,6 +68,6 @@ def upstream() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def http() -> Iterator[httpx.Client]:
+def client() -> Iterator[httpx.Client]:
     with httpx.Client(timeout=30) as client:
         yield client

@@ -25,7 +25,9 @@ import sys
 import time
 from urllib.parse import parse_qs, urlsplit
 
-from spin_sdk import http, key_value, redis, sqlite, variables
+from spin_sdk import http, key_value, redis, variables
+# spin_sdk.sqlite imports a module name that componentize-py 0.17.2 does not generate.
+from spin_sdk.wit.imports import fermyon_spin_sqlite
 from spin_sdk.http import Request, Response
 
 
@@ -77,7 +79,7 @@ class IncomingHandler(http.IncomingHandler):
         if route == "/raise":
             raise RuntimeError("probe failure on purpose")
         if route == "/sqlite":
-            sqlite.open_default()
+            fermyon_spin_sqlite.Connection.open("default")
             return text(200, "sqlite opened")
         if route == "/redis":
             redis.open("redis://127.0.0.1:6379").get("k")
@@ -180,6 +182,13 @@ def write_config(directory: Path, component: Component, cache: Path, **overrides
     path = directory / "replica.json"
     path.write_text(json.dumps(config))
     return path
+
+
+@dataclass(frozen=True)
+class FirstStart:
+    cache: Path
+    ready: dict[str, Any]
+    status: int
 
 
 Found = Callable[[list[dict[str, Any]]], bool]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from hosting import INFRA, Component, locked_app, run_once, running_host, write_config
+from hosting import INFRA, Component, FirstStart, locked_app, run_once, running_host, write_config
 from wasmtime import Engine
 
 from infra_service.runtime.compiled import _deserialize, cache_path, engine_config
@@ -18,18 +18,15 @@ pytestmark = pytest.mark.e2e
 
 
 def test_the_first_start_compiles_and_the_next_loads_from_the_cache(
-    probe: Component, tmp_path: Path
+    probe: Component, first_start: FirstStart, tmp_path: Path
 ) -> None:
-    cache = tmp_path / "fresh-cache"
-    config = write_config(tmp_path / "replica", probe, cache)
-    with running_host(config) as first:
-        assert first.ready is not None and first.ready["compiled_from_cache"] is False
-        assert httpx.get(f"{first.url}/hello").status_code == 200
-    assert cache_path(cache, probe.sha256).is_file()
-    assert not list(cache.glob(".*.tmp"))  # the temporary file was renamed into place
-    with running_host(config) as second:
-        assert second.ready is not None and second.ready["compiled_from_cache"] is True
-        assert httpx.get(f"{second.url}/hello").text == "hello from probe\n"
+    assert first_start.ready["compiled_from_cache"] is False and first_start.status == 200
+    assert cache_path(first_start.cache, probe.sha256).is_file()
+    assert not list(first_start.cache.glob(".*.tmp"))  # the temporary file was renamed
+    config = write_config(tmp_path, probe, first_start.cache)
+    with running_host(config) as again:
+        assert again.ready is not None and again.ready["compiled_from_cache"] is True
+        assert httpx.get(f"{again.url}/hello").text == "hello from probe\n"
 
 
 def test_a_corrupt_cache_file_is_discarded_not_fatal(tmp_path: Path) -> None:

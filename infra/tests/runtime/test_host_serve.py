@@ -36,9 +36,9 @@ def test_ready_line_names_the_port_and_the_load(host: Host) -> None:
     assert host.ready["load_ms"] > 0 and isinstance(host.ready["compiled_from_cache"], bool)
 
 
-def test_hello_answers_with_a_fresh_invocation_id(host: Host, http: httpx.Client) -> None:
-    first = http.get(f"{host.url}/hello")
-    second = http.get(f"{host.url}/hello")
+def test_hello_answers_with_a_fresh_invocation_id(host: Host, client: httpx.Client) -> None:
+    first = client.get(f"{host.url}/hello")
+    second = client.get(f"{host.url}/hello")
     assert first.status_code == 200 and first.text == "hello from probe\n"
     assert first.headers["content-type"] == "text/plain"
     assert first.headers["x-invocation-id"] != second.headers["x-invocation-id"]
@@ -47,8 +47,8 @@ def test_hello_answers_with_a_fresh_invocation_id(host: Host, http: httpx.Client
     assert record["status"] == 200 and record["error_code"] is None and record["duration_ms"] > 0
 
 
-def test_echo_passes_method_uri_headers_body_and_status(host: Host, http: httpx.Client) -> None:
-    answer = http.put(
+def test_echo_passes_method_uri_headers_body_and_status(host: Host, client: httpx.Client) -> None:
+    answer = client.put(
         f"{host.url}/echo?status=201&x=1", content=b"the body", headers={"X-Custom": "yes"}
     )
     assert answer.status_code == 201 and answer.headers["x-probe"] == "echo"
@@ -62,9 +62,9 @@ def test_echo_passes_method_uri_headers_body_and_status(host: Host, http: httpx.
 
 
 def test_guest_output_becomes_log_lines_under_the_callers_invocation_id(
-    host: Host, http: httpx.Client
+    host: Host, client: httpx.Client
 ) -> None:
-    answer = http.get(f"{host.url}/print", headers={"X-Invocation-Id": "inv-print-1"})
+    answer = client.get(f"{host.url}/print", headers={"X-Invocation-Id": "inv-print-1"})
     assert answer.headers["x-invocation-id"] == "inv-print-1"
     logs = host.logs("inv-print-1")
     assert [(e["stream"], e["message"]) for e in logs] == [
@@ -74,29 +74,29 @@ def test_guest_output_becomes_log_lines_under_the_callers_invocation_id(
     assert all(e["time"].endswith("Z") for e in logs)
 
 
-def test_variables_fill_the_component_config_templates(host: Host, http: httpx.Client) -> None:
-    assert http.get(f"{host.url}/var?name=greeting").text == "hello world!"
-    assert http.get(f"{host.url}/var?name=fallback").text == "from-default"
+def test_variables_fill_the_component_config_templates(host: Host, client: httpx.Client) -> None:
+    assert client.get(f"{host.url}/var?name=greeting").text == "hello world!"
+    assert client.get(f"{host.url}/var?name=fallback").text == "from-default"
 
 
 def test_a_variable_without_a_value_raises_in_the_guest_with_the_reason(
-    host: Host, http: httpx.Client
+    host: Host, client: httpx.Client
 ) -> None:
-    answer = http.get(f"{host.url}/var?name=unset")
+    answer = client.get(f"{host.url}/var?name=unset")
     assert answer.status_code == 500
     messages = [e["message"] for e in host.logs(answer.headers["x-invocation-id"])]
     assert any("variable 'unset' has no value" in m for m in messages), messages
 
 
-def test_key_value_counter_counts_across_requests(host: Host, http: httpx.Client) -> None:
-    counts = [int(http.get(f"{host.url}/kv").text) for _ in range(3)]
+def test_key_value_counter_counts_across_requests(host: Host, client: httpx.Client) -> None:
+    counts = [int(client.get(f"{host.url}/kv").text) for _ in range(3)]
     assert counts[1] == counts[0] + 1 and counts[2] == counts[0] + 2
 
 
 def test_a_store_the_manifest_does_not_grant_is_access_denied(
-    host: Host, http: httpx.Client
+    host: Host, client: httpx.Client
 ) -> None:
-    answer = http.get(f"{host.url}/kv-open?store=secret")
+    answer = client.get(f"{host.url}/kv-open?store=secret")
     assert answer.status_code == 500
     messages = [e["message"] for e in host.logs(answer.headers["x-invocation-id"])]
     assert any("may not use the key-value store 'secret'" in m for m in messages), messages
@@ -104,18 +104,18 @@ def test_a_store_the_manifest_does_not_grant_is_access_denied(
 
 
 def test_outbound_http_to_an_allowed_host_is_fetched(
-    host: Host, http: httpx.Client, upstream: str
+    host: Host, client: httpx.Client, upstream: str
 ) -> None:
-    answer = http.get(f"{host.url}/outbound", params={"url": f"{upstream}/ping?q=1"})
+    answer = client.get(f"{host.url}/outbound", params={"url": f"{upstream}/ping?q=1"})
     assert answer.status_code == 200
     assert answer.text == "upstream saw /ping?q=1 from probe"
 
 
 def test_outbound_http_to_another_host_is_refused_naming_host_and_setting(
-    host: Host, http: httpx.Client, upstream: str
+    host: Host, client: httpx.Client, upstream: str
 ) -> None:
     other = upstream.replace("127.0.0.1", "localhost")
-    answer = http.get(f"{host.url}/outbound", params={"url": f"{other}/ping"})
+    answer = client.get(f"{host.url}/outbound", params={"url": f"{other}/ping"})
     assert answer.status_code == 500
     messages = [e["message"] for e in host.logs(answer.headers["x-invocation-id"])]
     refusal = next(m for m in messages if "disallowed destination" in m)
@@ -124,36 +124,36 @@ def test_outbound_http_to_another_host_is_refused_naming_host_and_setting(
 
 
 def test_an_endless_loop_times_out_and_the_next_request_is_served(
-    host: Host, http: httpx.Client
+    host: Host, client: httpx.Client
 ) -> None:
-    answer = http.get(f"{host.url}/loop")
+    answer = client.get(f"{host.url}/loop")
     assert answer.status_code == 504
     assert answer.headers["content-type"] == "application/problem+json"
     problem = answer.json()
     assert problem["code"] == "FUNCTION_TIMEOUT" and "3000 ms" in problem["detail"]
     assert host.invocation(answer.headers["x-invocation-id"])["error_code"] == "FUNCTION_TIMEOUT"
-    assert http.get(f"{host.url}/hello").status_code == 200
+    assert client.get(f"{host.url}/hello").status_code == 200
 
 
-def test_sleeping_past_the_limit_also_times_out(host: Host, http: httpx.Client) -> None:
-    answer = http.get(f"{host.url}/sleep?s=30")
+def test_sleeping_past_the_limit_also_times_out(host: Host, client: httpx.Client) -> None:
+    answer = client.get(f"{host.url}/sleep?s=30")
     assert answer.status_code == 504 and answer.json()["code"] == "FUNCTION_TIMEOUT"
 
 
 def test_a_memory_hog_hits_the_memory_limit_and_the_next_request_is_served(
-    host: Host, http: httpx.Client
+    host: Host, client: httpx.Client
 ) -> None:
-    answer = http.get(f"{host.url}/hog")
+    answer = client.get(f"{host.url}/hog")
     assert answer.status_code == 500 and answer.json()["code"] == "FUNCTION_MEMORY_LIMIT"
     record = host.invocation(answer.headers["x-invocation-id"])
     assert record["error_code"] == "FUNCTION_MEMORY_LIMIT"
-    assert http.get(f"{host.url}/hello").status_code == 200
+    assert client.get(f"{host.url}/hello").status_code == 200
 
 
 def test_a_guest_exception_answers_500_with_its_traceback_in_stderr_lines(
-    host: Host, http: httpx.Client
+    host: Host, client: httpx.Client
 ) -> None:
-    answer = http.get(f"{host.url}/raise")
+    answer = client.get(f"{host.url}/raise")
     assert answer.status_code == 500  # spin-sdk's own answer, passed through
     invocation = answer.headers["x-invocation-id"]
     stderr = [e["message"] for e in host.logs(invocation) if e["stream"] == "stderr"]
@@ -167,9 +167,9 @@ def test_a_guest_exception_answers_500_with_its_traceback_in_stderr_lines(
     [("/sqlite", "fermyon:spin/sqlite@2.0.0"), ("/redis", "fermyon:spin/redis@2.0.0")],
 )
 def test_an_unavailable_interface_fails_with_a_message_naming_it(
-    host: Host, http: httpx.Client, route: str, interface: str
+    host: Host, client: httpx.Client, route: str, interface: str
 ) -> None:
-    answer = http.get(f"{host.url}{route}")
+    answer = client.get(f"{host.url}{route}")
     assert answer.status_code == 500
     messages = [e["message"] for e in host.logs(answer.headers["x-invocation-id"])]
     notice = f"{interface}"
@@ -178,51 +178,53 @@ def test_an_unavailable_interface_fails_with_a_message_naming_it(
     )
 
 
-def test_a_request_body_over_the_limit_is_413(host: Host, http: httpx.Client) -> None:
+def test_a_request_body_over_the_limit_is_413(host: Host, client: httpx.Client) -> None:
     body = b"a" * (300 * 1024)
-    declared = http.post(f"{host.url}/size", content=body)
+    declared = client.post(f"{host.url}/size", content=body)
     assert declared.status_code == 413 and declared.json()["code"] == "REQUEST_TOO_LARGE"
 
     def chunks() -> Iterator[bytes]:  # no content-length: counted while the guest reads
         for start in range(0, len(body), 16 * 1024):
             yield body[start : start + 16 * 1024]
 
-    streamed = http.post(f"{host.url}/size", content=chunks())
+    streamed = client.post(f"{host.url}/size", content=chunks())
     assert streamed.status_code == 413 and streamed.json()["code"] == "REQUEST_TOO_LARGE"
-    small = http.post(f"{host.url}/size", content=b"b" * 1000)
+    small = client.post(f"{host.url}/size", content=b"b" * 1000)
     assert small.status_code == 200 and small.text == "1000"
 
 
-def test_a_response_over_the_limit_is_502(host: Host, http: httpx.Client) -> None:
-    declared = http.get(f"{host.url}/big?n={300 * 1024}")
+def test_a_response_over_the_limit_is_502(host: Host, client: httpx.Client) -> None:
+    declared = client.get(f"{host.url}/big?n={300 * 1024}")
     assert declared.status_code == 502 and declared.json()["code"] == "RESPONSE_TOO_LARGE"
-    fits = http.get(f"{host.url}/big?n={200 * 1024}")
+    fits = client.get(f"{host.url}/big?n={200 * 1024}")
     assert fits.status_code == 200 and len(fits.content) == 200 * 1024
 
 
 def test_a_response_that_lies_about_its_size_is_cut_at_the_limit(
-    host: Host, http: httpx.Client
+    host: Host, client: httpx.Client
 ) -> None:
     with pytest.raises(httpx.HTTPError):
         # Past the first 64 KiB the answer is streamed; the limit then cuts the connection.
-        http.get(f"{host.url}/big-undeclared?n={300 * 1024}", headers={"X-Invocation-Id": "cut-1"})
+        client.get(
+            f"{host.url}/big-undeclared?n={300 * 1024}", headers={"X-Invocation-Id": "cut-1"}
+        )
     assert host.invocation("cut-1")["error_code"] == "RESPONSE_TOO_LARGE"
 
 
-def test_health_and_info_answer_as_spin_does(host: Host, http: httpx.Client) -> None:
-    health = http.get(f"{host.url}/.well-known/spin/health")
+def test_health_and_info_answer_as_spin_does(host: Host, client: httpx.Client) -> None:
+    health = client.get(f"{host.url}/.well-known/spin/health")
     assert health.status_code == 200 and health.text == "OK"
-    info = http.get(f"{host.url}/.well-known/spin/info")
+    info = client.get(f"{host.url}/.well-known/spin/info")
     assert info.status_code == 200 and info.json() == {"name": "probe", "version": "1.2.3"}
-    assert http.get(f"{host.url}/.well-known/spin/other").status_code == 404
+    assert client.get(f"{host.url}/.well-known/spin/other").status_code == 404
 
 
-def test_concurrent_requests_each_get_their_own_instance(host: Host, http: httpx.Client) -> None:
+def test_concurrent_requests_each_get_their_own_instance(host: Host, client: httpx.Client) -> None:
     answers: list[httpx.Response] = []
 
     def call(index: int) -> None:
-        with httpx.Client(timeout=30) as client:
-            answers.append(client.post(f"{host.url}/echo", content=f"body-{index}".encode()))
+        with httpx.Client(timeout=30) as own:
+            answers.append(own.post(f"{host.url}/echo", content=f"body-{index}".encode()))
 
     threads = [threading.Thread(target=call, args=(i,)) for i in range(8)]
     for thread in threads:
