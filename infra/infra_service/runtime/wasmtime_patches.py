@@ -11,15 +11,16 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-from wasmtime import Storelike
 from wasmtime import _ffi as ffi
 from wasmtime.component import ListType
 from wasmtime.component import _types as wasmtime_types
 
 _VAL = ffi.wasmtime_component_val_t
 _SIZE = ctypes.sizeof(_VAL)
-_KIND_AT = _VAL.kind.offset
-_U8_AT = _VAL.of.offset + ffi.wasmtime_component_valunion_t.u8.offset
+_KIND_AT: int = _VAL.kind.offset
+_U8_AT: int = (
+    _VAL.of.offset + ffi.wasmtime_component_valunion_t.u8.offset  # type: ignore[attr-defined]
+)
 _U8_KIND = ffi.WASMTIME_COMPONENT_U8.value
 _LIST_KIND = ffi.WASMTIME_COMPONENT_LIST.value
 
@@ -51,7 +52,7 @@ _original_to_c = ListType.convert_to_c
 _original_from_c = ListType.convert_from_c
 
 
-def _bytes_to_c(self: ListType, store: Storelike, val: Any, ptr: Any) -> None:
+def _bytes_to_c(self: ListType, store: Any, val: Any, ptr: Any) -> None:
     if not isinstance(val, bytes) or not self._is_bytes():
         _original_to_c(self, store, val, ptr)
         return
