@@ -22,7 +22,7 @@ import boto3
 import httpx
 import pytest
 import uvicorn
-from playwright.sync_api import BrowserContext, Page, Playwright, sync_playwright
+from playwright.sync_api import Browser, Page, sync_playwright
 
 from app.config import Settings
 from app.console import STATIC_DIR
@@ -60,35 +60,29 @@ def console_assets() -> Path:
 
 
 @pytest.fixture(scope="session")
-def playwright_driver() -> Iterator[Playwright]:
+def chromium() -> Iterator[Browser]:
+    """One Chromium for the session, with a fresh profile folder (Playwright makes it)."""
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: run `make system-deps` (Debian's chromium)")
     with sync_playwright() as playwright:
-        yield playwright
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        yield browser
+        browser.close()
 
 
 @pytest.fixture
-def browser(playwright_driver: Playwright, tmp_path: Path) -> Iterator[BrowserContext]:
-    """A fresh Chromium profile per test (nothing remembered between tests)."""
-    context = playwright_driver.chromium.launch_persistent_context(
-        str(tmp_path / "profile"),
-        executable_path=CHROMIUM,
-        headless=True,
-        args=CHROMIUM_ARGS,
-        viewport=LAPTOP,
-    )
+def page(chromium: Browser) -> Iterator[Page]:
+    """A new browser context per test: no cookies, storage or cache from another test."""
+    context = chromium.new_context(viewport=LAPTOP)
     context.set_default_timeout(15_000)
-    yield context
-    context.close()
-
-
-@pytest.fixture
-def page(browser: BrowserContext) -> Page:
-    page = browser.pages[0] if browser.pages else browser.new_page()
+    page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.console_errors = errors  # type: ignore[attr-defined]
-    return page
+    yield page
+    context.close()
 
 
 @pytest.fixture

@@ -103,7 +103,7 @@ def test_the_main_flow_works_with_the_keyboard_alone(live: LiveBackend, page: Pa
 
 def test_a_phone_sized_screen_has_no_horizontal_scroll(live: LiveBackend, page: Page) -> None:
     workspace, fn, task = deploy_by_api(live, HELLO.read_bytes(), "phone")
-    live.infra.fail("build", "BUILD_FAILED", "File \"app.py\", line 6\n" + BROKEN, app_name="phone")
+    live.infra.fail("build", "BUILD_FAILED", 'File "app.py", line 6\n' + BROKEN, app_name="phone")
     page.set_viewport_size(PHONE)
     pages = {
         "phone-01-workspaces": "",
@@ -114,7 +114,7 @@ def test_a_phone_sized_screen_has_no_horizontal_scroll(live: LiveBackend, page: 
     for name, fragment in pages.items():
         page.goto(live.console(fragment))
         expect(page.get_by_role("heading", level=1)).not_to_have_text("")
-        page.wait_for_load_state("networkidle")
+        expect(page.locator("[aria-busy='true']")).to_have_count(0)  # the lists are in
         assert no_horizontal_scroll(page), f"{name} scrolls sideways at {PHONE}"
         screenshot(page, name)
 
@@ -127,9 +127,7 @@ def test_a_phone_sized_screen_has_no_horizontal_scroll(live: LiveBackend, page: 
 
 
 @pytest.fixture
-def guarded(
-    backend_settings: Settings, live: LiveBackend
-) -> Iterator[LiveBackend]:
+def guarded(backend_settings: Settings, live: LiveBackend) -> Iterator[LiveBackend]:
     """A second backend on the same stores that asks for tokens (AUTH_MODE=api-key)."""
     settings = with_overrides(backend_settings, auth_mode="api-key", admin_api_key=ADMIN_KEY)
     with serve(settings) as url:

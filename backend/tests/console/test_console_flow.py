@@ -1,8 +1,8 @@
 """The main flow in a real browser: workspace → function → upload → live timeline → build log."""
 
 import re
-import zipfile
 import traceback
+import zipfile
 from pathlib import Path
 
 from playwright.sync_api import Page, expect
@@ -10,7 +10,9 @@ from playwright.sync_api import Page, expect
 from tests.console.conftest import ROOT, LiveBackend, screenshot
 
 HELLO = ROOT / "examples" / "hello" / "app.py"
-BUILD_LOG = "Collecting spin-sdk==3.4.1\nComponentizing app with componentize-py 0.17.2\nWrote hello.wasm\n"
+BUILD_LOG = (
+    "Collecting spin-sdk==3.4.1\nComponentizing app with componentize-py 0.17.2\nWrote hello.wasm\n"
+)
 BROKEN = """from spin_sdk import http
 from spin_sdk.http import Request, Response
 
@@ -76,7 +78,9 @@ def test_create_upload_and_watch_a_deploy_complete(live: LiveBackend, page: Page
     history = page.get_by_role("table", name="Tasks, newest first")
     expect(history.get_by_role("row")).to_have_count(2)  # the header and the one task
     expect(history).to_contain_text("build-and-deploy")
-    expect(page.get_by_role("table", name="Functions of this workspace")).to_contain_text("deployed")
+    expect(page.get_by_role("table", name="Functions of this workspace")).to_contain_text(
+        "deployed"
+    )
     screenshot(page, "04-workspace")
 
     history.get_by_role("link", name=f"Task {task_id}").click()
@@ -115,7 +119,9 @@ def test_a_syntax_error_shows_the_compilers_lines(
     screenshot(page, "06-build-failed")
 
 
-def test_an_upload_the_server_refuses_shows_its_problem(live: LiveBackend, page: Page, tmp_path: Path) -> None:
+def test_an_upload_the_server_refuses_shows_its_problem(
+    live: LiveBackend, page: Page, tmp_path: Path
+) -> None:
     with live.api() as api:
         workspace = api.post("/api/workspaces", json={"name": "refused"}).json()
         fn = api.post(f"/api/workspaces/{workspace['id']}/functions", json={"name": "zipped"})
