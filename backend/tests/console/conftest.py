@@ -23,6 +23,7 @@ import httpx
 import pytest
 import uvicorn
 from playwright.sync_api import Browser, Page, sync_playwright
+from starlette.types import ASGIApp
 
 from app.config import Settings
 from app.console import STATIC_DIR
@@ -59,9 +60,11 @@ def console_assets() -> Path:
     return STATIC_DIR
 
 
-@pytest.fixture(scope="session")
+# Package scope, not session: Playwright's sync API keeps an event loop running in this thread
+# while it is open, which would break every async test that runs after this package.
+@pytest.fixture(scope="package")
 def chromium() -> Iterator[Browser]:
-    """One Chromium for the session, with a fresh profile folder (Playwright makes it)."""
+    """One Chromium for these tests, with a fresh profile folder (Playwright makes it)."""
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: run `make system-deps` (Debian's chromium)")
     with sync_playwright() as playwright:
@@ -129,13 +132,14 @@ class LiveBackend:
 
 
 @contextmanager
-def serve(settings: Settings) -> Iterator[str]:
-    """The app under uvicorn on a free loopback port, in a thread; yields its base URL."""
+def serve(settings: Settings | None = None, *, app: ASGIApp | None = None) -> Iterator[str]:
+    """The backend for `settings` (or `app`) under uvicorn on a free loopback port, in a
+    thread; yields its base URL."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(create_app(settings), log_level="warning", lifespan="on")
+    config = uvicorn.Config(app or create_app(settings), log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()

@@ -99,6 +99,11 @@ export async function renderFunction({ main, signal, setTitle }: ViewContext, fu
     ["logs", "Logs", logsPanel(fn, signal)],
     ["deployment", "Scale and revisions", deploymentPanel(fn, signal, (task) => watch(task.task_id))],
   ];
+  const blocks = sections.map(([id, title, body]) => {
+    const block = section(title, body);
+    block.id = `sec-${id}`;
+    return block;
+  });
   replace(
     main,
     h("h1", { tabindex: -1 }, fn.name),
@@ -108,11 +113,9 @@ export async function renderFunction({ main, signal, setTitle }: ViewContext, fu
     facts,
     h("div", { class: "actions" }, remove),
     deleteProblem,
-    sections.map(([id, title, body]) => {
-      const block = section(title, body);
-      block.id = `sec-${id}`;
-      return block;
-    }),
+    // Upload and progress side by side on a wide screen: the file goes in, the build moves.
+    h("div", { class: "pair" }, blocks.slice(0, 2)),
+    blocks.slice(2),
   );
   // Hash routing owns location.hash: in-page links scroll and move focus themselves.
   main.querySelectorAll<HTMLAnchorElement>("nav.in-page a").forEach((link) =>
