@@ -64,9 +64,12 @@ clean:
 CONSOLE_OUT := backend/app/console/static/index.html
 CONSOLE_INPUTS := $(shell find console/src -type f 2>/dev/null) console/index.html \
 	console/package.json console/vite.config.ts console/tsconfig.json
-.PHONY: console
+.PHONY: console clean-console
 run test test-fast: console
+clean: clean-console
 console: $(CONSOLE_OUT)
+clean-console:
+	rm -rf console/node_modules backend/app/console/static
 console/node_modules/.package-lock.json: console/package-lock.json
 	@command -v npm >/dev/null || { echo "the console needs Node.js >= 20.19 with npm"; exit 1; }
 	cd console && npm ci --no-audit --no-fund --loglevel=error

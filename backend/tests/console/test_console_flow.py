@@ -70,7 +70,7 @@ def test_create_upload_and_watch_a_deploy_complete(live: LiveBackend, page: Page
     expect(page.locator(".deployment-status")).to_have_text("deployed")
     expect(page.locator(".facts .endpoint")).to_have_text(re.compile(r"^http://hello\."))
     screenshot(page, "03-function-deployed")
-    watch.screenshot(path=str(ARTIFACTS / "03-timeline-and-build-log.png"))
+    page.locator("#sec-task").screenshot(path=str(ARTIFACTS / "03-timeline-and-build-log.png"))
 
     page.get_by_role("button", name="Show logs").click()
     expect(page.get_by_role("log", name="Logs of hello")).to_contain_text("Wrote hello.wasm")
