@@ -72,8 +72,11 @@ def test_create_upload_and_watch_a_deploy_complete(live: LiveBackend, page: Page
     screenshot(page, "03-function-deployed")
     page.locator("#sec-task").screenshot(path=str(ARTIFACTS / "03-timeline-and-build-log.png"))
 
-    page.get_by_role("button", name="Show logs").click()
-    expect(page.get_by_role("log", name="Logs of hello")).to_contain_text("Wrote hello.wasm")
+    logs = page.get_by_role("log", name="Logs of hello")
+    expect(logs).to_contain_text("Wrote hello.wasm")  # read again when the task ended
+    page.get_by_label("Source", exact=True).select_option("pipeline")
+    expect(logs).to_contain_text("[pipeline/deploy]")
+    expect(logs).not_to_contain_text("Wrote hello.wasm")
 
     page.get_by_role("link", name="team-console").click()
     history = page.get_by_role("table", name="Tasks, newest first")

@@ -7,7 +7,8 @@ import type { FunctionItem, LogEntry, Page } from "../types";
 
 const SOURCES = ["build", "pipeline", "runtime"];
 
-export function logsPanel(fn: FunctionItem, signal: AbortSignal): HTMLElement {
+/** The logs of `fn`; `reload()` reads them again (the function page calls it when a task ends). */
+export function logsPanel(fn: FunctionItem, signal: AbortSignal): { element: HTMLElement; reload: () => void } {
   const source = h("select", { name: "source" }, h("option", { value: "" }, "all sources"), SOURCES.map((name) => h("option", { value: name }, name)));
   const tail = h("input", { name: "tail", type: "number", min: "1", max: "1000", value: "200" });
   const followBox = h("input", { type: "checkbox", name: "follow", id: `follow-${fn.id}` });
@@ -54,7 +55,7 @@ export function logsPanel(fn: FunctionItem, signal: AbortSignal): HTMLElement {
   });
   signal.addEventListener("abort", () => timer && clearInterval(timer));
   void load();
-  return h("div", {}, form, problem, count, view);
+  return { element: h("div", {}, form, problem, count, view), reload: () => void load() };
 }
 
 function lineOf(entry: LogEntry): string {

@@ -9,7 +9,7 @@ import { invokePanel } from "../panels/invoke";
 import { logsPanel } from "../panels/logs";
 import { uploadPanel } from "../panels/upload";
 import { watchTask } from "../taskwatch";
-import type { FunctionItem, Task, Workspace } from "../types";
+import { TERMINAL, type FunctionItem, type Task, type Workspace } from "../types";
 
 export async function renderFunction({ main, signal, setTitle }: ViewContext, functionId: string): Promise<void> {
   setTitle("Function", [{ label: "Workspaces", href: "#/" }, { label: "Function" }]);
@@ -50,6 +50,7 @@ export async function renderFunction({ main, signal, setTitle }: ViewContext, fu
     }
   };
 
+  const logs = logsPanel(fn, signal);
   // The task panel follows one task at a time: the latest one, or the one an upload started.
   const taskSlot = h("div", { class: "task-slot" });
   let watcher: AbortController | null = null;
@@ -66,6 +67,7 @@ export async function renderFunction({ main, signal, setTitle }: ViewContext, fu
         if (status !== lastStatus) {
           lastStatus = status;
           void refreshFunction();
+          if (TERMINAL.has(task.status)) logs.reload();
         }
       },
     }));
@@ -96,7 +98,7 @@ export async function renderFunction({ main, signal, setTitle }: ViewContext, fu
     })],
     ["task", "Build and deployment progress", taskSlot],
     ["try", "Try it", invokePanel(fn)],
-    ["logs", "Logs", logsPanel(fn, signal)],
+    ["logs", "Logs", logs.element],
     ["deployment", "Scale and revisions", deploymentPanel(fn, signal, (task) => watch(task.task_id))],
   ];
   const blocks = sections.map(([id, title, body]) => {
