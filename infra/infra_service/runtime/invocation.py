@@ -49,6 +49,12 @@ class Outcome:
     aborted: bool  # the answer had started when it failed: the connection must be cut
 
 
+def trap_reason(trap: str) -> str:
+    """The root cause of a wasmtime error: its last line ("Caused by: ..." comes last)."""
+    lines = [line.strip() for line in trap.splitlines() if line.strip()]
+    return lines[-1] if lines else "the function trapped"
+
+
 class _Watch:
     """Passes guest lines on, noticing a traceback and a MemoryError among them."""
 
@@ -122,7 +128,8 @@ class Runner:
         invocation.output.flush()
         code, message = self._classify(invocation, trap, watch)
         if trap is not None:
-            invocation.output.host_line(f"[runtime] the function trapped: {message or trap}")
+            log.info("invocation %s trapped: %s", invocation_id, trap)
+            invocation.output.host_line(f"[runtime] the function trapped: {message}")
         aborted = False
         # A guest that raised got its own 500 from spin-sdk: passed through, recorded as ours.
         passthrough = trap is None and code == FUNCTION_ERROR and writer.is_set
@@ -182,13 +189,14 @@ class Runner:
                 f"the function needed more than its {self._limits.memory_bytes} bytes of memory"
             )
         if trap is not None:
-            if "interrupt" in trap.splitlines()[0]:
+            reason = trap_reason(trap)
+            if reason == "wasm trap: interrupt":
                 return FUNCTION_TIMEOUT, (
                     f"the function ran longer than its {self._limits.timeout_ms} ms limit"
                 )
             if invocation.exited is True and writer.is_set:
                 return None, None
-            return FUNCTION_ERROR, trap.splitlines()[0]
+            return FUNCTION_ERROR, reason
         if not writer.is_set:
             return FUNCTION_ERROR, "the function returned without setting a response"
         if watch.traceback and writer.status == 500:

@@ -49,14 +49,20 @@ class EpochTicker:
         self._thread.join(timeout=1)
 
     def _run(self) -> None:
+        origin, ticks = time.monotonic(), 0
         while True:
             with self._wake:
                 # Idle replicas cost no wake-ups: wait until something runs.
-                while self._active == 0 and not self._stopped:
-                    self._wake.wait()
+                if self._active == 0 and not self._stopped:
+                    while self._active == 0 and not self._stopped:
+                        self._wake.wait()
+                    origin, ticks = time.monotonic(), 0
                 if self._stopped:
                     return
-            # A plain sleep: waiting on the condition would be cut short by each new
-            # invocation's notify, and the epoch would then run faster than the clock.
             time.sleep(self._tick)
-            self._engine.increment_epoch()
+            # Count ticks by the clock, not by wake-ups: on a busy machine a sleep overruns,
+            # and an epoch that lagged the clock would stretch every time limit.
+            due = int((time.monotonic() - origin) / self._tick)
+            for _ in range(due - ticks):
+                self._engine.increment_epoch()
+            ticks = max(ticks, due)

@@ -21,14 +21,21 @@ from wasmtime.component import (
     ResourceType,
 )
 
-from infra_service.runtime import http_types, io, keyvalue_imports, outbound, spin_imports, wasi
+from infra_service.runtime import (
+    http_types,
+    io,
+    keyvalue_imports,
+    outbound,
+    spin_imports,
+    wasi,
+    wasmtime_patches,
+)
 from infra_service.runtime.context import FUNCTION_ERROR, GuestExit, HostTrap, current_or_none
 from infra_service.runtime.wit_values import (
     Inexpressible,
     ResourceHooks,
     lifter,
     lowerer,
-    make_thread_safe,
 )
 
 log = logging.getLogger(__name__)
@@ -136,7 +143,7 @@ def host_function(where: str, impl: HostImpl, fty: FuncType, hooks: ResourceHook
 
 def build_linker(engine: Engine, component: Component) -> tuple[Linker, ResourceTypes]:
     """A linker defining every import of `component`; unknown ones fail when called."""
-    make_thread_safe()
+    wasmtime_patches.install()
     functions = registry()
     types = ResourceTypes()
     hooks = ResourceHooks(type_id=types.id_for, own=_own, find=_find)

@@ -8,13 +8,13 @@ always speaks one form — `Ok(x)`/`Err(x)` for results, `None`/value for option
 converters built once per function type at link time translate it.
 """
 
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from wasmtime import StoreContext
 from wasmtime.component import (
+    U8,
     BorrowType,
     ListType,
     OptionType,
@@ -29,7 +29,6 @@ from wasmtime.component import (
     Variant,
     VariantType,
 )
-from wasmtime.component import _types as wasmtime_types
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,35 +56,6 @@ class ResourceHooks:
     type_id: Callable[[ResourceType], int]
     own: Callable[[int, object], Any]  # (type id, new host object) -> the handle to return
     find: Callable[[StoreContext, ResourceAny, bool], object]  # (store, handle, owned) -> object
-
-
-class _ThreadLocalSet:
-    """Stands in for wasmtime-py's module-global scratch set, which threads would share."""
-
-    def __init__(self) -> None:
-        self._local = threading.local()
-
-    def _set(self) -> set[type]:
-        current: set[type] | None = getattr(self._local, "value", None)
-        if current is None:
-            current = set()
-            self._local.value = current
-        return current
-
-    def clear(self) -> None:
-        self._set().clear()
-
-    def add(self, item: type) -> None:
-        self._set().add(item)
-
-    def __iter__(self) -> Iterator[type]:
-        return iter(self._set())
-
-
-def make_thread_safe() -> None:
-    """Give each thread its own copy of wasmtime-py's case-matching scratch set (a data race)."""
-    if not isinstance(wasmtime_types.case_test_cache, _ThreadLocalSet):
-        wasmtime_types.case_test_cache = _ThreadLocalSet()  # type: ignore[assignment]
 
 
 def _classes(ty: ValType | None) -> tuple[type, ...] | None:
@@ -123,7 +93,7 @@ def lowerer(ty: ValType, hooks: ResourceHooks) -> Lower | None:
         type_id = hooks.type_id(ty.ty)
         return lambda value: hooks.own(type_id, value)
     if isinstance(ty, ListType):
-        if isinstance(ty.element, wasmtime_types.U8):
+        if isinstance(ty.element, U8):
             return lambda value: bytes(value) if not isinstance(value, bytes) else value
         element = lowerer(ty.element, hooks)
         if element is None:
@@ -203,7 +173,7 @@ def lifter(ty: ValType, hooks: ResourceHooks) -> Lift | None:
         owned = isinstance(ty, OwnType)
         return lambda store, value: hooks.find(store, value, owned)
     if isinstance(ty, ListType):
-        if isinstance(ty.element, wasmtime_types.U8):
+        if isinstance(ty.element, U8):
             return None
         element = lifter(ty.element, hooks)
         if element is None:
