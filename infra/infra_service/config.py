@@ -117,6 +117,7 @@ class Settings(BaseSettings):
     runtime_health_interval_seconds: float = Field(default=5.0, gt=0)
     runtime_restart_backoff_seconds: float = Field(default=0.5, gt=0)
     runtime_restart_backoff_max_seconds: float = Field(default=30.0, gt=0)
+    gateway_wait_ready_seconds: float = Field(default=5.0, ge=0)  # a request waits for a replica
     runtime_test_concurrency: int = Field(default=2, ge=1, le=16)
     runtime_test_load_timeout_seconds: float = Field(default=120.0, gt=0)  # compile on a miss
 

@@ -13,79 +13,25 @@ import contextlib
 import logging
 import time
 from collections import defaultdict
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
 from contract.runtime import DeploymentState, RuntimeLogPage, UndeployResult
 from infra_service.config import Settings
-from infra_service.errors import DeploymentNotFound, InvalidRequest
+from infra_service.errors import DeploymentNotFound
 from infra_service.jobs import Job, JobFailure, now_iso
-from infra_service.manifest import parse_manifest
 from infra_service.push import CredentialSource
 from infra_service.runtime.gateway import AppRoute, Gateway, GatewayLimits
 from infra_service.runtime.logs import AppLog
-from infra_service.runtime.registry_pull import Puller, parse_image
+from infra_service.runtime.registry_pull import Puller
 from infra_service.runtime.replicas import Launcher, NotReady
+from infra_service.runtime.spinapp import Wanted, wanted_from_manifest
 from infra_service.runtime.store import AppKey, AppSpec, RuntimeStore, version_of
 from infra_service.runtime.supervisor import Replica, reap_leftovers
 
 log = logging.getLogger(__name__)
 SPARE_COMPONENTS = 5  # unused components kept for quick rollbacks
-
-
-@dataclass(frozen=True)
-class Wanted:
-    """What a SpinApp asks of the local target."""
-
-    key: AppKey
-    image: str
-    replicas: int
-    variables: dict[str, str]
-    kinds: list[str]
-
-
-def wanted_from_manifest(text: str, *, namespace: str, max_replicas: int) -> Wanted:
-    """The SpinApp's image, replicas and variables; InvalidRequest for what cannot run here."""
-    documents = parse_manifest(text, namespace=namespace)
-    app = documents[0]
-    spec = app.get("spec")
-    if not isinstance(spec, dict) or not isinstance(spec.get("image"), str):
-        raise InvalidRequest("manifest: the SpinApp has no spec.image.")
-    try:
-        parse_image(spec["image"])  # refuses a reference that names no registry
-    except JobFailure as failure:
-        raise InvalidRequest(f"manifest: {failure.message}") from failure
-    replicas = spec.get("replicas")
-    if spec.get("enableAutoscaling"):  # the HPA's floor is what runs here
-        hpas = [d for d in documents[1:] if d.get("kind") == "HorizontalPodAutoscaler"]
-        replicas = (hpas[0].get("spec") or {}).get("minReplicas", 1) if hpas else 1
-    replicas = 1 if replicas is None else replicas
-    if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
-        raise InvalidRequest(
-            f"manifest: spec.replicas must be a whole number ≥ 0, not {replicas!r}."
-        )
-    if replicas > max_replicas:
-        raise InvalidRequest(
-            f"manifest: {replicas} replicas; this machine runs at most {max_replicas}."
-        )
-    variables: dict[str, str] = {}
-    for item in spec.get("variables") or []:
-        if not isinstance(item, dict) or not isinstance(item.get("name"), str):
-            raise InvalidRequest("manifest: every spec.variables entry needs a name.")
-        if "valueFrom" in item:
-            raise InvalidRequest(
-                f"manifest: variable {item['name']} takes valueFrom (a Secret or ConfigMap), "
-                "which needs a cluster; the local target takes plain values."
-            )
-        variables[item["name"]] = str(item.get("value", ""))
-    name = app["metadata"]["name"]
-    try:
-        key = AppKey(namespace, name)
-    except ValueError as exc:
-        raise InvalidRequest(f"manifest: {name!r} is not a DNS-1123 label.") from exc
-    return Wanted(key, spec["image"], replicas, variables, [d["kind"] for d in documents])
 
 
 class LocalTarget:
@@ -103,6 +49,7 @@ class LocalTarget:
         self._locks: defaultdict[AppKey, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._logs: dict[AppKey, AppLog] = {}
         self._next_index: defaultdict[AppKey, int] = defaultdict(int)
+        self._deploying: dict[AppKey, int] = {}  # replicas of deploys in progress
         self._background: set[asyncio.Task[None]] = set()
         # Plain HTTP to hosts on 127.0.0.1 only: no proxies, and no CA bundle to load.
         self._probe_http = httpx.AsyncClient(trust_env=False, verify=False)
@@ -118,7 +65,7 @@ class LocalTarget:
                 max_request_bytes=settings.runtime_max_request_bytes,
                 max_response_bytes=settings.runtime_max_response_bytes,
                 timeout_seconds=settings.runtime_timeout_ms / 1000 + 10,
-                wait_ready_seconds=5.0,
+                wait_ready_seconds=settings.gateway_wait_ready_seconds,
             ),
             host=settings.gateway_host,
             port=settings.gateway_port,
@@ -173,33 +120,42 @@ class LocalTarget:
         key = wanted.key
         async with self._locks[key]:
             self._check_capacity(wanted)
-            pulled = await self._puller.pull(wanted.image)
-            version = version_of(
-                wasm_digest=pulled.wasm_digest,
-                locked_app=pulled.locked_app,
-                variables=wanted.variables,
-            )
-            current = self._specs.get(key)
-            same = current is not None and current.version == version
-            generation = current.generation + (0 if same else 1) if current else 1
-            spec = AppSpec(
-                namespace=key.namespace,
-                name=key.name,
-                image=wanted.image,
-                image_digest=pulled.image_digest,
-                wasm_digest=pulled.wasm_digest,
-                wasm_size=pulled.wasm_size,
-                locked_app=pulled.locked_app,
-                variables=wanted.variables,
-                replicas=wanted.replicas,
-                version=version,
-                generation=generation,
-                updated_at=now_iso(),
-            )
-            ready = await (self._scale(spec) if same else self._replace(spec))
-            self.store.collect_blobs(
-                keep={s.wasm_digest for s in self._specs.values()}, spare=SPARE_COMPONENTS
-            )
+            self._deploying[key] = wanted.replicas
+            try:
+                return await self._deploy(wanted)
+            finally:
+                self._deploying.pop(key, None)
+
+    async def _deploy(self, wanted: Wanted) -> dict[str, Any]:
+        """Pull, then scale the running version or replace it by the new one."""
+        key = wanted.key
+        pulled = await self._puller.pull(wanted.image)
+        version = version_of(
+            wasm_digest=pulled.wasm_digest,
+            locked_app=pulled.locked_app,
+            variables=wanted.variables,
+        )
+        current = self._specs.get(key)
+        same = current is not None and current.version == version
+        generation = current.generation + (0 if same else 1) if current else 1
+        spec = AppSpec(
+            namespace=key.namespace,
+            name=key.name,
+            image=wanted.image,
+            image_digest=pulled.image_digest,
+            wasm_digest=pulled.wasm_digest,
+            wasm_size=pulled.wasm_size,
+            locked_app=pulled.locked_app,
+            variables=wanted.variables,
+            replicas=wanted.replicas,
+            version=version,
+            generation=generation,
+            updated_at=now_iso(),
+        )
+        ready = await (self._scale(spec) if same else self._replace(spec))
+        self.store.collect_blobs(
+            keep={s.wasm_digest for s in self._specs.values()}, spare=SPARE_COMPONENTS
+        )
         return {
             "namespace": key.namespace,
             "name": key.name,
@@ -250,14 +206,18 @@ class LocalTarget:
         return await asyncio.to_thread(app_log.read, since=since, limit=limit, tail=tail)
 
     def _check_capacity(self, wanted: Wanted) -> None:
-        others = [s for k, s in self._specs.items() if k != wanted.key]
-        if len(others) + 1 > self._settings.runtime_max_apps:
+        """Apps and replicas, counting other deploys in progress (each holds only its own lock)."""
+        counts = {k: s.replicas for k, s in self._specs.items()}
+        for k, replicas in self._deploying.items():
+            counts[k] = max(counts.get(k, 0), replicas)
+        counts.pop(wanted.key, None)
+        if len(counts) + 1 > self._settings.runtime_max_apps:
             raise JobFailure(
                 "RUNTIME_CAPACITY",
-                f"the local runtime already runs {len(others)} apps "
+                f"the local runtime already runs {len(counts)} apps "
                 f"(INFRA_RUNTIME_MAX_APPS={self._settings.runtime_max_apps}).",
             )
-        used = sum(s.replicas for s in others)
+        used = sum(counts.values())
         if used + wanted.replicas > self._settings.runtime_max_replicas:
             raise JobFailure(
                 "RUNTIME_CAPACITY",
