@@ -52,8 +52,8 @@ class AppRoute:
     _turn: int = 0
 
     def pick(self, *, skip: set[str]) -> Replica | None:
-        """The next ready replica, round robin; None when none is."""
-        ready = [r for r in self.active if r.ready and not r.draining and r.id not in skip]
+        """The next ready replica, round robin; None when none is (`skip`: incarnations)."""
+        ready = [r for r in self.active if r.ready and not r.draining and r.incarnation not in skip]
         if not ready:
             return None
         self._turn = (self._turn + 1) % len(ready)
@@ -120,8 +120,7 @@ class Gateway:
 
     async def start(self) -> None:
         """Bind and serve; OSError when the port cannot be bound."""
-        # Bound here, not by uvicorn: its bind failure ends the whole process (sys.exit).
-        sock = socket.create_server((self._host, self._requested_port), backlog=2048)
+        sock = _listen(self._host, self._requested_port)
         config = uvicorn.Config(
             self,
             host=self._host,
@@ -220,13 +219,14 @@ class Gateway:
         invocation: bytes,
         deadline: float,
     ) -> tuple[httpx.Response, Replica]:
-        """Send to a ready replica; a replica that refuses the connection is skipped."""
+        """Send to a ready replica; one that refuses the connection is skipped until it has
+        restarted, and a request waits a little for a replica to become ready."""
         tried: set[str] = set()
         wait_until = time.monotonic() + self._limits.wait_ready_seconds
         while True:
             replica = route.pick(skip=tried)
             if replica is None:
-                if time.monotonic() >= wait_until or tried:
+                if time.monotonic() >= wait_until:
                     raise _Refusal(
                         503,
                         "FUNCTION_UNAVAILABLE",
@@ -252,10 +252,10 @@ class Gateway:
                 raise _Refusal(413, "REQUEST_TOO_LARGE", str(exc)) from exc
             except httpx.TransportError as exc:
                 replica.in_flight -= 1
-                # Nothing reached the function when the connect failed, or the body is buffered
-                # and the replica closed a kept-alive connection: safe to try another replica.
-                if isinstance(exc, httpx.ConnectError) or isinstance(body, bytes):
-                    tried.add(replica.id)
+                # Only a refused connect is retried: nothing reached the function. After any
+                # other failure it may have run, and running it twice is worse than a 502.
+                if isinstance(exc, httpx.ConnectError):
+                    tried.add(replica.incarnation)
                     log.info(
                         "replica %s/%s failed (%r); trying another", route.key, replica.id, exc
                     )
@@ -289,6 +289,22 @@ class Gateway:
                     raise RuntimeError(f"response over {limit} bytes; connection cut")
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
         await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """The listening socket, bound here: uvicorn's bind failure ends the whole process."""
+    family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    # proto must say TCP: asyncio sets TCP_NODELAY only on such sockets, and without it every
+    # kept-alive answer (headers, then body) waits ~40 ms for a delayed ACK.
+    sock = socket.socket(family, kind, proto or socket.IPPROTO_TCP)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(2048)
+    except OSError:
+        sock.close()
+        raise
+    return sock
 
 
 class _TooLarge(Exception):

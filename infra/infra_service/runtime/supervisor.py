@@ -127,6 +127,11 @@ class Replica:
         self._ready_since = 0.0
 
     @property
+    def incarnation(self) -> str:
+        """This replica's current process (a restarted host is a new incarnation)."""
+        return f"{self.id}#{self.starts}"
+
+    @property
     def stopping(self) -> bool:
         return self._stopping.is_set()
 

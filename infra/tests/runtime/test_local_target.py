@@ -335,3 +335,12 @@ async def test_an_image_without_a_registry_is_refused_at_submission(service: Ser
     )
     assert posted.status_code == 422
     assert "must name its registry" in posted.json()["detail"]
+
+
+def test_the_gateway_listens_on_a_socket_asyncio_sets_tcp_nodelay_on() -> None:
+    # asyncio sets TCP_NODELAY only when the socket says IPPROTO_TCP; without it each kept-alive
+    # answer waits for a delayed ACK (~40 ms).
+    from infra_service.runtime.gateway import _listen
+
+    with _listen("127.0.0.1", 0) as sock:
+        assert sock.proto == socket.IPPROTO_TCP
