@@ -163,7 +163,10 @@ def build_linker(engine: Engine, component: Component) -> tuple[Linker, Resource
                         instance.add_resource(name, ResourceType.host(types.id_for(ty)), _drop)
                     elif isinstance(ty, FuncType):
                         impl = known.get(name) or spin_imports.unavailable(interface, ty)
-                        instance.add_func(
-                            name, host_function(f"{interface}#{name}", impl, ty, hooks)
+                        wasmtime_patches.add_func(
+                            instance,
+                            name,
+                            host_function(f"{interface}#{name}", impl, ty, hooks),
+                            ty,
                         )
     return linker, types
