@@ -93,6 +93,13 @@ def test_key_value_counter_counts_across_requests(host: Host, client: httpx.Clie
     assert counts[1] == counts[0] + 1 and counts[2] == counts[0] + 2
 
 
+def test_wasi_keyvalue_reaches_the_same_store(host: Host, client: httpx.Client) -> None:
+    first = client.get(f"{host.url}/wasi-kv").text
+    second = client.get(f"{host.url}/wasi-kv").text
+    assert first.endswith(" seen True") and second.endswith(" seen True")
+    assert int(second.split()[0]) == int(first.split()[0]) + 1
+
+
 def test_a_store_the_manifest_does_not_grant_is_access_denied(
     host: Host, client: httpx.Client
 ) -> None:
