@@ -49,10 +49,11 @@ system-deps:
 
 venv: $(STAMP)
 
-$(STAMP): requirements-dev.txt backend/requirements.txt infra/requirements.txt
+$(STAMP): requirements-dev.txt backend/requirements.txt infra/requirements.txt faas_cli/requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
+	$(PY) -m pip install --quiet --no-deps -e .  # the `faas` command (faas_cli/)
 	touch $(STAMP)
 
 clean:
