@@ -88,9 +88,11 @@ def problem_error(response: httpx.Response) -> CliError:
         detail = "" if detail is None else str(detail)
     hint = None
     if _NO_ROUTE_DETAILS.get(response.status_code) == detail:
+        url = request.url
+        origin = f"{url.scheme}://{url.host}" + (f":{url.port}" if url.port else "")
         hint = (
-            f"the server at {request.url.scheme}://{request.url.netloc} has no route "
-            f"{request.method} {request.url.path}: it may be older than this client"
+            f"the server at {origin} has no route {request.method} {url.path}: "
+            "it may be older than this client"
         )
     fields = [e for e in body.get("errors") or [] if isinstance(e, dict)]
     return CliError(

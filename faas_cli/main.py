@@ -59,6 +59,7 @@ app.command("login")(account.login)
 app.command("logout")(account.logout)
 app.add_typer(account.config_app, name="config")
 
+
 def run() -> None:
     """The console script's entry point."""
     app()

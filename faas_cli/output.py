@@ -70,7 +70,8 @@ class Output:
         """A listing as a table (text mode only)."""
         if self.json:
             return
-        table = Table(title=title, show_edge=False, header_style="bold", pad_edge=False)
+        # No box drawing: the rows stay easy to read and to cut, grep or awk.
+        table = Table(title=title, box=None, header_style="bold", pad_edge=False)
         for column in columns:
             table.add_column(column, overflow="fold")
         for row in rows:
@@ -98,7 +99,7 @@ class Output:
         head = Text("error ", style="bold red")
         head.append(f"[{error.code}] ", style="bold")
         head.append(error.title)
-        if error.detail and error.detail != error.title:
+        if error.detail and error.detail.lower() != error.title.lower():
             head.append(f": {error.detail}")
         self.stderr.print(head)
         for item in error.fields:

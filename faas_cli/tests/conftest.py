@@ -46,9 +46,7 @@ def serving(settings: Settings) -> Iterator[str]:
     server = uvicorn.Server(
         uvicorn.Config(create_app(settings), log_level="warning", lifespan="on")
     )
-    thread = threading.Thread(
-        target=lambda: asyncio.run(server.serve(sockets=[sock])), daemon=True
-    )
+    thread = threading.Thread(target=lambda: asyncio.run(server.serve(sockets=[sock])), daemon=True)
     thread.start()
     deadline = time.monotonic() + 60
     while not server.started:
@@ -176,4 +174,3 @@ def error_of(result: Result) -> dict[str, Any]:
     assert lines, result.stderr
     error: dict[str, Any] = json.loads(lines[-1])["error"]
     return error
-

@@ -23,9 +23,7 @@ def test_login_stores_url_and_key_in_a_file_only_its_owner_can_read(
     assert cli.ok("workspace", "create", "team", "-o", "json").exit_code == 0
 
 
-def test_login_rewrites_an_existing_file_with_mode_0600(
-    cli: Cli, secured_backend: Backend
-) -> None:
+def test_login_rewrites_an_existing_file_with_mode_0600(cli: Cli, secured_backend: Backend) -> None:
     cli.config_file.parent.mkdir(parents=True)
     cli.config_file.write_text('url = "http://old.example"\n')
     cli.config_file.chmod(0o644)

@@ -173,9 +173,7 @@ def test_a_folder_without_app_py_is_refused_before_anything_is_sent(
     assert json_of(api_cli.ok("function", "list", "-o", "json")) == []
 
 
-def test_the_installed_console_script_deploys_and_prints_json(
-    api_cli: Cli, tmp_path: Path
-) -> None:
+def test_the_installed_console_script_deploys_and_prints_json(api_cli: Cli, tmp_path: Path) -> None:
     api_cli.ok("init", "hello", "--dir", str(tmp_path / "hello"))
     run = subprocess.run(
         [*faas_command(), "deploy", str(tmp_path / "hello"), "--output", "json"],
