@@ -94,6 +94,8 @@ def problem_error(response: httpx.Response) -> CliError:
             f"the server at {origin} has no route {request.method} {url.path}: "
             "it may be older than this client"
         )
+    if response.status_code == 401:
+        hint = "log in with `faas login --api-key -` (or --token), or set FAAS_API_KEY"
     fields = [e for e in body.get("errors") or [] if isinstance(e, dict)]
     return CliError(
         code,

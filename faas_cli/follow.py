@@ -28,12 +28,12 @@ _MARKS = {"completed": ("✓", "green"), "failed": ("✗", "red"), "running": ("
 
 def sse_events(lines: Iterator[str]) -> Iterator[tuple[str, str]]:
     """(event, data) pairs of a text/event-stream, as the HTML standard parses them."""
-    event, data = "message", []
+    event, data = "message", list[str]()
     for line in lines:
         if not line:
             if data:
                 yield event, "\n".join(data)
-            event, data = "message", []
+            event, data = "message", list[str]()
             continue
         if line.startswith(":"):
             continue  # a comment (keep-alive)
@@ -153,6 +153,14 @@ def follow(
         return task
     finally:
         view.close()
+
+
+def took(task: dict[str, Any]) -> str:
+    """How long the task ran, from creation to its last update (e.g. ` in 3.2s`)."""
+    seconds = _seconds(
+        {"started_at": task.get("created_at"), "finished_at": task.get("updated_at")}
+    )
+    return "" if seconds is None else f" in {seconds:.1f}s"
 
 
 def failure(task: dict[str, Any]) -> CliError:

@@ -9,7 +9,7 @@ from faas_cli import bundle
 from faas_cli.commands.common import OutputOption, WorkspaceOption, parse_variables
 from faas_cli.commands.functions import ReplicasOption, VarOption
 from faas_cli.errors import CliError, usage_error
-from faas_cli.follow import failure, follow
+from faas_cli.follow import failure, follow, took
 from faas_cli.output import OutputMode
 from faas_cli.session import FUNCTION_NAME, Session
 from faas_cli.upload import upload
@@ -56,9 +56,11 @@ def _function_for_deploy(
         body: dict[str, Any] = {"name": name, "variables": variables}
         if replicas is not None:
             body["replicas"] = replicas
-        function = session.api.post(f"/api/workspaces/{session.workspace_id}/functions", json=body)
-        session.out.note(f"created function {name} ({function['id']})")
-        return function
+        created: dict[str, Any] = session.api.post(
+            f"/api/workspaces/{session.workspace_id}/functions", json=body
+        )
+        session.out.note(f"created function {name} ({created['id']})")
+        return created
     changes: dict[str, Any] = {}
     merged = (function.get("variables") or {}) | variables
     if merged != (function.get("variables") or {}):
@@ -121,6 +123,7 @@ def deploy(
         )
         if task["status"] == "failed":
             raise failure(task)
+        session.out.note(f"deployed{took(task)}")
         session.out.say(f"Deployed {name}: {endpoint or '(no endpoint reported)'}")
         session.out.say(f"Through the API: {invoke_url}   (or: faas invoke {name})")
 

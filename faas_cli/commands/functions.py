@@ -91,7 +91,9 @@ def list_(workspace: WorkspaceOption = None, output: OutputOption = OutputMode.t
 
 
 @app.command("get")
-def get(name: NameArg, workspace: WorkspaceOption = None, output: OutputOption = OutputMode.text):
+def get(
+    name: NameArg, workspace: WorkspaceOption = None, output: OutputOption = OutputMode.text
+) -> None:
     """A function's settings and what its pipeline last produced."""
     with Session(output, workspace=workspace) as session:
         function = session.function(name)

@@ -1,6 +1,6 @@
 """`faas workspace create|list|use|delete`."""
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -13,7 +13,7 @@ app = typer.Typer(help="Create, list, choose and delete workspaces.", no_args_is
 NameArg = Annotated[str, typer.Argument(help="Workspace name or id.", show_default=False)]
 
 
-def _use(session: Session, workspace: dict) -> None:
+def _use(session: Session, workspace: dict[str, Any]) -> None:
     session.stored.workspace_id = workspace["id"]
     session.stored.workspace_name = workspace["name"]
     session.save()

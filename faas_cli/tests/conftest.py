@@ -22,8 +22,7 @@ from typing import Any
 import boto3
 import pytest
 import uvicorn
-from click.testing import Result
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from app.bootstrap import ensure_resources
 from app.config import Settings

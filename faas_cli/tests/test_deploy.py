@@ -2,7 +2,9 @@
 
 import io
 import json
+import queue
 import subprocess
+import threading
 import zipfile
 from pathlib import Path
 
@@ -184,3 +186,34 @@ def test_the_installed_console_script_deploys_and_prints_json(api_cli: Cli, tmp_
     )
     assert run.returncode == 0, run.stderr
     assert json.loads(run.stdout)["task"]["status"] == "completed"
+
+
+def test_logs_follow_streams_new_lines_once_each_as_json_lines(
+    api_cli: Cli, backend: Backend
+) -> None:
+    api_cli.ok("init", "hello")
+    api_cli.ok("function", "create", "hello")
+    follower = subprocess.Popen(
+        [*faas_command(), "logs", "hello", "--follow", "-o", "json"],
+        env=subprocess_env(api_cli),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    lines: queue.Queue[str] = queue.Queue()
+    reader = threading.Thread(target=lambda: [lines.put(line) for line in follower.stdout or ()])
+    reader.start()
+    try:
+        api_cli.ok("deploy", "hello")
+        api_cli.ok("deploy", "hello")
+        seen: list[dict] = []
+        while sum(e["message"] == "task completed" for e in seen) < 2:
+            seen.append(json.loads(lines.get(timeout=60)))
+    finally:
+        follower.terminate()
+        follower.wait(timeout=10)
+        reader.join(timeout=10)
+    keys = [(e["time"], e["task_id"], e["message"]) for e in seen]
+    assert len(keys) == len(set(keys))  # each line once
+    assert len({e["task_id"] for e in seen}) == 2
+    assert all(e["source"] == "pipeline" for e in seen)

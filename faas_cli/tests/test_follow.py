@@ -18,7 +18,7 @@ from faas_cli.output import Output, OutputMode
 
 
 def _task(status: str, stage: str, done: list[str]) -> dict[str, Any]:
-    stages = [
+    stages: list[dict[str, Any]] = [
         {"name": name, "status": "completed", "started_at": "2026-01-01T00:00:00.000Z",
          "finished_at": "2026-01-01T00:00:01.500Z"}
         for name in done

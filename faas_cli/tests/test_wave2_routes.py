@@ -9,7 +9,7 @@ says so), and a success answer as the command's result.
 from typing import Any
 
 import httpx
-from click.testing import Result
+from typer.testing import Result
 
 from faas_cli.tests.conftest import Backend, Cli, error_of, json_of
 
