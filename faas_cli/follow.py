@@ -116,7 +116,12 @@ class StageView:
         for stage in task.get("stages") or []:
             if stage["status"] in TERMINAL and stage["name"] not in self.shown:
                 self.shown.add(stage["name"])
+                # The spinner lives on stderr; stdout is written around it, not through it.
+                if self.status is not None:
+                    self.status.stop()
                 self.out.say(stage_line(stage))
+                if self.status is not None:
+                    self.status.start()
         if self.status is not None:
             current = task.get("stage") or task["status"]
             self.status.update(f"{current} {task['status']}…")

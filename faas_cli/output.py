@@ -12,6 +12,9 @@ from rich.text import Text
 
 from faas_cli.errors import CliError
 
+# Columns a narrow terminal must not fold (ids and times are copied whole).
+_UNBROKEN = frozenset({"ID", "TASK", "NAME", "CREATED", "UPDATED"})
+
 
 class OutputMode(StrEnum):
     text = "text"
@@ -24,7 +27,9 @@ class Output:
     def __init__(self, mode: OutputMode = OutputMode.text) -> None:
         self.mode = mode
         # Created per command so that they write to the streams of that moment (CliRunner).
-        self.stdout = Console(highlight=False, soft_wrap=True)
+        # Piped output is not wrapped at all, so that each table row stays on one line.
+        piped = not sys.stdout.isatty()
+        self.stdout = Console(highlight=False, soft_wrap=True, width=4096 if piped else None)
         self.stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 
     @property
@@ -73,7 +78,7 @@ class Output:
         # No box drawing: the rows stay easy to read and to cut, grep or awk.
         table = Table(title=title, box=None, header_style="bold", pad_edge=False)
         for column in columns:
-            table.add_column(column, overflow="fold")
+            table.add_column(column, overflow="fold", no_wrap=column in _UNBROKEN)
         for row in rows:
             table.add_row(*(Text("" if cell is None else str(cell)) for cell in row))
         self.stdout.print(table)
