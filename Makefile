@@ -53,7 +53,7 @@ $(STAMP): requirements-dev.txt backend/requirements.txt infra/requirements.txt f
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
-	$(PY) -m pip install --quiet --no-deps -e .  # the `faas` command (faas_cli/)
+	PYTHONWARNINGS=ignore $(PY) -m pip install --quiet --no-deps -e .  # `faas` (faas_cli/)
 	touch $(STAMP)
 
 clean:

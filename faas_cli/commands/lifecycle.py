@@ -13,7 +13,9 @@ NameArg = Annotated[str, typer.Argument(help="Function name (or id).", show_defa
 # Columns shown when the revisions carry them, in this order; the JSON output has everything.
 _COLUMNS = [
     ("revision", "REVISION"),
+    ("number", "REVISION"),
     ("active", "ACTIVE"),
+    ("current", "CURRENT"),
     ("status", "STATUS"),
     ("created_at", "CREATED"),
     ("task_id", "TASK"),
