@@ -9,10 +9,18 @@ from pathlib import Path
 
 import httpx
 import pytest
-from hosting import INFRA, Component, FirstStart, locked_app, run_once, running_host, write_config
 from wasmtime import Engine
 
 from infra_service.runtime.compiled import _deserialize, cache_path, engine_config
+from runtime.hosting import (
+    INFRA,
+    Component,
+    FirstStart,
+    locked_app,
+    run_once,
+    running_host,
+    write_config,
+)
 
 pytestmark = pytest.mark.e2e
 

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from hosting import Component, Host, locked_app, running_host, write_config
+
+from runtime.hosting import Component, Host, locked_app, running_host, write_config
 
 pytestmark = pytest.mark.e2e
 
