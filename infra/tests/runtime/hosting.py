@@ -110,6 +110,8 @@ class Upstream(http.server.BaseHTTPRequestHandler):
     """The outbound target: answers with what it received."""
 
     def do_GET(self) -> None:
+        if self.path.startswith("/hang"):
+            time.sleep(10)  # past any test's time limit
         body = f"upstream saw {self.path} from {self.headers.get('x-from')}".encode()
         self.send_response(200)
         self.send_header("content-type", "text/plain")

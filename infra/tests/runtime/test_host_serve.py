@@ -131,6 +131,14 @@ def test_outbound_http_to_another_host_is_refused_naming_host_and_setting(
     assert any("ErrorCode_HttpRequestDenied" in m for m in messages)
 
 
+def test_an_outbound_call_that_hangs_ends_at_the_time_limit(
+    host: Host, client: httpx.Client, upstream: str
+) -> None:
+    answer = client.get(f"{host.url}/outbound", params={"url": f"{upstream}/hang"})
+    assert answer.status_code == 504 and answer.json()["code"] == "FUNCTION_TIMEOUT"
+    assert client.get(f"{host.url}/hello").status_code == 200
+
+
 def test_an_endless_loop_times_out_and_the_next_request_is_served(
     host: Host, client: httpx.Client
 ) -> None:
