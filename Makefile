@@ -50,10 +50,11 @@ system-deps:
 
 venv: $(STAMP)
 
-$(STAMP): requirements-dev.txt backend/requirements.txt infra/requirements.txt
+$(STAMP): requirements-dev.txt backend/requirements.txt infra/requirements.txt faas_cli/requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
+	PYTHONWARNINGS=ignore $(PY) -m pip install --quiet --no-deps -e .  # `faas` (faas_cli/)
 	touch $(STAMP)
 
 clean:

@@ -2,13 +2,15 @@
 
 import threading
 from pathlib import Path
-
-import httpx
+from typing import TYPE_CHECKING
 
 from infra_service.runtime.allowed_hosts import AllowedHost, parse_allowed_hosts
 from infra_service.runtime.keyvalue import DEFAULT_STORE, KeyValueStore
 from infra_service.runtime.manifest import AppVariable, ComponentManifest
 from infra_service.runtime.variables import Variables
+
+if TYPE_CHECKING:
+    import httpx
 
 
 class AppServices:
@@ -50,7 +52,10 @@ class AppServices:
                 self._kv = KeyValueStore(self._kv_path)
             return self._kv
 
-    def http(self) -> httpx.Client:
+    def http(self) -> "httpx.Client":
+        # Imported on first use: most functions never call out, and httpx costs start-up time.
+        import httpx
+
         with self._lock:
             if self._http is None:
                 # No redirects: each hop would need its own allowed-hosts check.

@@ -1,6 +1,8 @@
 """The replica's stdout: one JSON object per line (ready, log, invocation), for the supervisor."""
 
 import json
+import os
+import signal
 import sys
 import threading
 from datetime import UTC, datetime
@@ -18,12 +20,21 @@ class EventWriter:
     def __init__(self, stream: TextIO | None = None) -> None:
         self._stream = stream or sys.stdout
         self._lock = threading.Lock()
+        self._closed = False
 
     def emit(self, event: dict[str, Any]) -> None:
         line = json.dumps(event, separators=(",", ":"), ensure_ascii=False)
         with self._lock:
-            self._stream.write(line + "\n")
-            self._stream.flush()
+            if self._closed:
+                return
+            try:
+                self._stream.write(line + "\n")
+                self._stream.flush()
+            except (BrokenPipeError, ValueError):
+                # Nobody reads our stdout any more: the supervisor is gone. Stop gracefully
+                # rather than serve requests whose logs would be lost.
+                self._closed = True
+                os.kill(os.getpid(), signal.SIGTERM)
 
     def log(self, *, stream: str, invocation_id: str, message: str) -> None:
         self.emit(

@@ -21,6 +21,7 @@ from infra_service.runtime.context import BodySource
 from infra_service.runtime.events import EventWriter
 from infra_service.runtime.incoming import guest_request, invocation_id, route, well_known
 from infra_service.runtime.invocation import Runner
+from infra_service.runtime.manifest import RouteMatch
 from infra_service.runtime.replica import ReplicaConfig
 from infra_service.runtime.response import Headers, problem_body
 
@@ -31,8 +32,8 @@ Message = dict[str, Any]
 SEND_TIMEOUT = 30.0  # a client that reads nothing for this long is given up on
 
 
-class _ClientGone(Exception):
-    pass
+class _CutAnswer(Exception):
+    """Raised to uvicorn so that it drops a connection whose answer cannot be completed."""
 
 
 class _AsgiBody(BodySource):
@@ -97,7 +98,6 @@ class ReplicaApp:
     ) -> None:
         self._runner, self._app, self._events = runner, app, events
         self._limits = config.limits
-        self._slots = asyncio.Semaphore(config.limits.concurrency)
         self._workers = concurrent.futures.ThreadPoolExecutor(
             max_workers=config.limits.concurrency, thread_name_prefix="guest"
         )
@@ -140,7 +140,7 @@ class ReplicaApp:
         receive: Any,
         send: Any,
         headers: list[tuple[str, bytes]],
-        matched: Any,
+        matched: RouteMatch,
         invocation: str,
     ) -> None:
         loop = asyncio.get_running_loop()
@@ -171,12 +171,13 @@ class ReplicaApp:
             sink=sink,
             lines=line,
         )
-        async with self._slots:
-            outcome = await loop.run_in_executor(self._workers, call)
+        # At most `concurrency` run; the others wait their turn in the executor's queue (the
+        # time limit starts when the guest does).
+        outcome = await loop.run_in_executor(self._workers, call)
         self._record(invocation, scope, outcome.status, outcome.duration_ms, outcome.error_code)
         if outcome.aborted and not sink.gone:
             # The answer had started: cutting the connection is the only honest signal left.
-            raise _ClientGone(f"invocation {invocation} failed after its answer started")
+            raise _CutAnswer(f"invocation {invocation} failed after its answer started")
 
     def _record(
         self, invocation: str, scope: Scope, status: int, duration_ms: float, error_code: str | None

@@ -127,8 +127,9 @@ class Runner:
         trap = self._call(invocation)
         invocation.output.flush()
         code, message = self._classify(invocation, trap, watch)
-        if trap is not None:
-            log.info("invocation %s trapped: %s", invocation_id, trap)
+        if trap is not None and code is not None:
+            log.info("invocation %s trapped (%s): %s", invocation_id, code, message)
+            log.debug("invocation %s trap in full: %s", invocation_id, trap)
             invocation.output.host_line(f"[runtime] the function trapped: {message}")
         aborted = False
         # A guest that raised got its own 500 from spin-sdk: passed through, recorded as ours.

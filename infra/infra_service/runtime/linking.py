@@ -100,11 +100,8 @@ def _drop(store: StoreContext, rep: int) -> None:
 
 
 def host_function(where: str, impl: HostImpl, fty: FuncType, hooks: ResourceHooks) -> HostImpl:
-    """Wrap `impl(invocation, *plain_args)` as a wasmtime host function.
-
-    Only `WasmtimeError` may leave it: wasmtime-py keeps any other exception in a module
-    global until the calling thread picks it up, which threads running side by side would mix.
-    """
+    """Wrap `impl(invocation, *plain_args)` as a host function; a failure traps the guest
+    and is recorded on the invocation (the first reason recorded is the one reported)."""
     lifts = [lifter(ty, hooks) for _, ty in fty.params]
     has_result = fty.result is not None
     lower = lowerer(fty.result, hooks) if fty.result is not None else None
@@ -129,7 +126,7 @@ def host_function(where: str, impl: HostImpl, fty: FuncType, hooks: ResourceHook
             invocation.fail(trap.code, trap.message)
             raise WasmtimeError(trap.message) from None
         except Inexpressible:
-            message = f"{where} failed and the error cannot be passed to the guest: {result!r}"
+            message = f"{where} failed; wasmtime-py cannot pass its error: {result!r:.300}"
             invocation.fail(FUNCTION_ERROR, message)
             raise WasmtimeError(message) from None
         except Exception as exc:
@@ -163,7 +160,10 @@ def build_linker(engine: Engine, component: Component) -> tuple[Linker, Resource
                         instance.add_resource(name, ResourceType.host(types.id_for(ty)), _drop)
                     elif isinstance(ty, FuncType):
                         impl = known.get(name) or spin_imports.unavailable(interface, ty)
-                        instance.add_func(
-                            name, host_function(f"{interface}#{name}", impl, ty, hooks)
+                        wasmtime_patches.add_func(
+                            instance,
+                            name,
+                            host_function(f"{interface}#{name}", impl, ty, hooks),
+                            ty,
                         )
     return linker, types

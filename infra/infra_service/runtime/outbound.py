@@ -1,10 +1,9 @@
 """wasi:http/outgoing-handler: outbound HTTP, only to the hosts the component's manifest allows."""
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import httpx
 from wasmtime.component import Variant
 
 from infra_service.runtime.allowed_hosts import is_allowed
@@ -12,6 +11,9 @@ from infra_service.runtime.context import Invocation
 from infra_service.runtime.http_types import IncomingResponse, OutgoingRequest, RequestOptions
 from infra_service.runtime.io import BytesInput, Deferred
 from infra_service.runtime.wit_values import Err, Ok
+
+if TYPE_CHECKING:
+    import httpx
 
 _DNS_HINTS = ("name or service not known", "nodename nor servname", "getaddrinfo", "no address")
 
@@ -47,7 +49,9 @@ class FutureIncomingResponse:
         return True
 
 
-def _timeout(inv: Invocation, options: RequestOptions | None) -> httpx.Timeout:
+def _timeout(inv: Invocation, options: RequestOptions | None) -> "httpx.Timeout":
+    import httpx
+
     left = inv.remaining()
 
     def bound(nanoseconds: int | None) -> float:
@@ -62,6 +66,8 @@ def _timeout(inv: Invocation, options: RequestOptions | None) -> httpx.Timeout:
 
 
 def _send(inv: Invocation, request: OutgoingRequest, options: RequestOptions | None) -> Ok | Err:
+    import httpx  # on first use, as AppServices.http()
+
     url = f"{_scheme(request)}://{request.authority}{request.path_with_query or '/'}"
     limit = inv.app.max_outbound_response_bytes
     try:

@@ -1,18 +1,36 @@
-"""Two fixes to wasmtime-py 50's component value conversion, installed once per process.
+"""Fixes to wasmtime-py 50's component host calls, installed once per process.
 
 - Thread safety: case matching for untagged variants uses one module-global scratch set, so
   two threads converting values at once can pick each other's case. Each thread gets its own.
 - Speed: a `list<u8>` is converted one byte at a time in Python (a 4 KiB body chunk costs
   milliseconds). Bytes are laid into (and read out of) the C value array with slice copies.
+- Speed: every host call rebuilt its function type and walked it (cases, fields, elements)
+  through the C API, about 180 type objects per request. `add_func` registers a host function
+  with the types read once at link time, and those types remember what they have read.
+- Errors: a Python exception in a host function is kept in a module global until the calling
+  thread picks it up; `add_func` turns it into the wasmtime error of that very call.
 """
 
 import ctypes
+import itertools
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
+from wasmtime import StoreContext, WasmtimeError
 from wasmtime import _ffi as ffi
-from wasmtime.component import ListType
+from wasmtime.component import (
+    FlagsType,
+    FuncType,
+    LinkerInstance,
+    ListType,
+    OptionType,
+    RecordType,
+    ResultType,
+    TupleType,
+    ValType,
+    VariantType,
+)
 from wasmtime.component import _types as wasmtime_types
 
 _VAL = ffi.wasmtime_component_val_t
@@ -79,9 +97,95 @@ def _bytes_from_c(self: ListType, c: Any) -> Any:
     return data
 
 
+def _remembered(read: Callable[[Any], Any]) -> property:
+    """A type's property read once: a component type never changes."""
+    slot = f"_remembered_{read.__name__}"
+
+    def get(self: Any) -> Any:
+        try:
+            return self.__dict__[slot]
+        except KeyError:
+            value = self.__dict__[slot] = read(self)
+            return value
+
+    return property(get)
+
+
+def _remember_once(method: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    slot = f"_remembered_{method.__name__}"
+
+    def call(self: Any) -> Any:
+        try:
+            return self.__dict__[slot]
+        except KeyError:
+            value = self.__dict__[slot] = method(self)
+            return value
+
+    return call
+
+
+HostFunc = Callable[..., Any]
+_CALLS: dict[int, tuple[HostFunc, list[ValType], ValType | None]] = {}
+_ids = itertools.count(1)
+
+
+@ffi.wasmtime_component_func_callback_t  # type: ignore[untyped-decorator]
+def _call(
+    data: Any, context: Any, ty: Any, args: Any, nargs: int, results: Any, nresults: int
+) -> int:
+    func, params, result = _CALLS[data or 0]
+    store = StoreContext(context)
+    try:
+        values = [param.convert_from_c(args[i]) for i, param in enumerate(params)]
+        value = func(store, *values)
+        if result is not None:
+            result.convert_to_c(store, value, results)
+        return 0
+    except WasmtimeError as exc:
+        error = exc
+    except Exception as exc:
+        error = WasmtimeError(f"host function failed: {type(exc).__name__}: {exc}")
+    finally:
+        store._invalidate()
+    pointer: int = ctypes.cast(error._consume(), ctypes.c_void_p).value or 0
+    return pointer
+
+
+@ctypes.CFUNCTYPE(None, ctypes.c_void_p)  # type: ignore[untyped-decorator]
+def _forget(data: Any) -> None:
+    _CALLS.pop(data or 0, None)
+
+
+def add_func(instance: LinkerInstance, name: str, func: HostFunc, fty: FuncType) -> None:
+    """Define `func(store, *args)` under `name`, converting with the link-time types of `fty`."""
+    key = next(_ids)
+    _CALLS[key] = (func, [param for _, param in fty.params], fty.result)
+    encoded = name.encode()
+    error = ffi.wasmtime_component_linker_instance_add_func(
+        instance.ptr(), ctypes.create_string_buffer(encoded), len(encoded), _call, key, _forget
+    )
+    if error:
+        raise WasmtimeError._from_ptr(error)
+
+
 def install() -> None:
-    """Apply both fixes (idempotent)."""
-    if not isinstance(wasmtime_types.case_test_cache, _ThreadLocalSet):
-        wasmtime_types.case_test_cache = _ThreadLocalSet()  # type: ignore[assignment]
+    """Apply the fixes (idempotent)."""
+    if isinstance(wasmtime_types.case_test_cache, _ThreadLocalSet):
+        return
+    wasmtime_types.case_test_cache = _ThreadLocalSet()  # type: ignore[assignment]
     ListType.convert_to_c = _bytes_to_c  # type: ignore[method-assign]
     ListType.convert_from_c = _bytes_from_c  # type: ignore[method-assign]
+    for cls, names in (
+        (ListType, ["element"]),
+        (RecordType, ["fields"]),
+        (TupleType, ["elements"]),
+        (VariantType, ["cases"]),
+        (OptionType, ["payload"]),
+        (ResultType, ["ok", "err"]),
+        (FlagsType, ["names"]),
+    ):
+        for name in names:
+            setattr(cls, name, _remembered(getattr(cls, name).fget))
+    for cls in (VariantType, OptionType, ResultType):
+        cls._tagged = _remember_once(cls._tagged)  # type: ignore[method-assign,assignment]
+    ListType._is_bytes = _remember_once(ListType._is_bytes)  # type: ignore[method-assign,assignment]

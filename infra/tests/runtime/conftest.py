@@ -14,9 +14,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from hosting import PROBE, Component, FirstStart, Upstream, running_host, write_config
 
 from infra_service.toolchain import child_env, prepare_toolchain
+from runtime.hosting import PROBE, Component, FirstStart, Upstream, running_host, write_config
 
 
 @pytest.fixture(scope="session")

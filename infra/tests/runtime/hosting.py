@@ -27,7 +27,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from spin_sdk import http, key_value, redis, variables
 # spin_sdk.sqlite imports a module name that componentize-py 0.17.2 does not generate.
-from spin_sdk.wit.imports import fermyon_spin_sqlite
+from spin_sdk.wit.imports import atomics, fermyon_spin_sqlite, wasi_keyvalue_store
 from spin_sdk.http import Request, Response
 
 
@@ -59,6 +59,11 @@ class IncomingHandler(http.IncomingHandler):
             count = int((store.get("count") or b"0").decode()) + 1
             store.set("count", str(count).encode())
             return text(200, str(count))
+        if route == "/wasi-kv":
+            bucket = wasi_keyvalue_store.open("default")
+            total = atomics.increment(bucket, "hits", 1)
+            bucket.set("last", b"seen")
+            return text(200, f"{total} {bucket.get('last').decode()} {bucket.exists('last')}")
         if route == "/kv-open":
             key_value.open(query["store"])
             return text(200, "opened")
@@ -105,6 +110,8 @@ class Upstream(http.server.BaseHTTPRequestHandler):
     """The outbound target: answers with what it received."""
 
     def do_GET(self) -> None:
+        if self.path.startswith("/hang"):
+            time.sleep(10)  # past any test's time limit
         body = f"upstream saw {self.path} from {self.headers.get('x-from')}".encode()
         self.send_response(200)
         self.send_header("content-type", "text/plain")

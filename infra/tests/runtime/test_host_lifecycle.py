@@ -9,10 +9,18 @@ from pathlib import Path
 
 import httpx
 import pytest
-from hosting import INFRA, Component, FirstStart, locked_app, run_once, running_host, write_config
 from wasmtime import Engine
 
 from infra_service.runtime.compiled import _deserialize, cache_path, engine_config
+from runtime.hosting import (
+    INFRA,
+    Component,
+    FirstStart,
+    locked_app,
+    run_once,
+    running_host,
+    write_config,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -124,3 +132,26 @@ def test_an_invalid_replica_config_exits_2(tmp_path: Path) -> None:
     )
     assert done.returncode == 2 and done.stdout == b""
     assert b"invalid replica config" in done.stderr
+
+
+def test_the_host_stops_when_nobody_reads_its_stdout(
+    probe: Component, compiled_cache: Path, tmp_path: Path
+) -> None:
+    config = write_config(tmp_path, probe, compiled_cache)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "infra_service.runtime.host", "serve", "--config", str(config)],
+        cwd=INFRA,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        assert process.stdout is not None
+        ready = json.loads(process.stdout.readline())
+        process.stdout.close()  # the supervisor is gone
+        answer = httpx.get(f"http://127.0.0.1:{ready['port']}/hello", timeout=30)
+        assert answer.status_code == 200  # served; its invocation line cannot be written
+        assert process.wait(timeout=30) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from hosting import Component, Host, locked_app, running_host, write_config
+
+from runtime.hosting import Component, Host, locked_app, running_host, write_config
 
 pytestmark = pytest.mark.e2e
 
@@ -93,6 +94,13 @@ def test_key_value_counter_counts_across_requests(host: Host, client: httpx.Clie
     assert counts[1] == counts[0] + 1 and counts[2] == counts[0] + 2
 
 
+def test_wasi_keyvalue_reaches_the_same_store(host: Host, client: httpx.Client) -> None:
+    first = client.get(f"{host.url}/wasi-kv").text
+    second = client.get(f"{host.url}/wasi-kv").text
+    assert first.endswith(" seen True") and second.endswith(" seen True")
+    assert int(second.split()[0]) == int(first.split()[0]) + 1
+
+
 def test_a_store_the_manifest_does_not_grant_is_access_denied(
     host: Host, client: httpx.Client
 ) -> None:
@@ -121,6 +129,14 @@ def test_outbound_http_to_another_host_is_refused_naming_host_and_setting(
     refusal = next(m for m in messages if "disallowed destination" in m)
     assert other in refusal and "allowed_outbound_hosts" in refusal
     assert any("ErrorCode_HttpRequestDenied" in m for m in messages)
+
+
+def test_an_outbound_call_that_hangs_ends_at_the_time_limit(
+    host: Host, client: httpx.Client, upstream: str
+) -> None:
+    answer = client.get(f"{host.url}/outbound", params={"url": f"{upstream}/hang"})
+    assert answer.status_code == 504 and answer.json()["code"] == "FUNCTION_TIMEOUT"
+    assert client.get(f"{host.url}/hello").status_code == 200
 
 
 def test_an_endless_loop_times_out_and_the_next_request_is_served(
