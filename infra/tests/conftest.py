@@ -1,7 +1,6 @@
 """The infrastructure service under test: the real app with its lifespan, against moto."""
 
 import asyncio
-import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -14,17 +13,6 @@ from asgi_lifespan import LifespanManager
 
 from infra_service.config import Environment, Settings
 from infra_service.main import create_app
-
-# Tests in this folder say `from conftest import …` and mean this file; pytest registers every
-# conftest.py under that one module name, and infra/tests/runtime/ has its own (collected first,
-# as "runtime" sorts before "test_"). Point the name back here before each module here imports.
-_THIS_CONFTEST = sys.modules[__name__]
-
-
-def pytest_collectstart(collector: pytest.Collector) -> None:
-    if isinstance(collector, pytest.Module) and collector.path.parent == Path(__file__).parent:
-        sys.modules["conftest"] = _THIS_CONFTEST
-
 
 BUCKET = "sfbank-blue-functions-code-bucket"
 TOKEN = "test-infra-token"

@@ -7,41 +7,23 @@ passes another host command (the e2e module runs the real one).
 """
 
 import hashlib
-import importlib.util
 import json
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import httpx
 from asgi_lifespan import LifespanManager
 
+from conftest import AUTH, BUCKET, make_settings, run_job
 from infra_service.config import Settings
 from infra_service.main import create_app
 from testing.infra_service import Registry
 
 FAKE_HOST = Path(__file__).with_name("fake_host.py")
-
-
-def _service_helpers() -> ModuleType:
-    """infra/tests/conftest.py as a module: `from conftest import` would find this folder's
-    own conftest (the host's tests), which pytest loads under the same name."""
-    path = Path(__file__).resolve().parents[1] / "conftest.py"
-    spec = importlib.util.spec_from_file_location("infra_tests_helpers", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-_helpers = _service_helpers()
-AUTH, BUCKET, EXAMPLES = _helpers.AUTH, _helpers.BUCKET, _helpers.EXAMPLES
-make_settings, run_job, s3_client = _helpers.make_settings, _helpers.run_job, _helpers.s3_client
 
 
 def fake_component(**behaviour: Any) -> bytes:

@@ -14,9 +14,9 @@ from typing import Any
 
 import httpx
 import pytest
-from local_stack import Service, fake_component, running_service, runtime_settings
 
 from infra_service.config import Settings
+from runtime.local_stack import Service, fake_component, running_service, runtime_settings
 from testing.infra_service import Registry, running_registry
 from testing.moto import free_port
 

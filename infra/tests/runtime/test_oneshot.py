@@ -9,7 +9,9 @@ from typing import Any
 
 import httpx
 import pytest
-from local_stack import BUCKET, FAKE_HOST, fake_component, make_settings, running_service
+
+from conftest import BUCKET, make_settings
+from runtime.local_stack import FAKE_HOST, fake_component, running_service
 
 
 @pytest.fixture

@@ -20,8 +20,8 @@ from typing import Any
 
 import httpx
 import pytest
-from local_stack import BUCKET, EXAMPLES, s3_client
 
+from conftest import BUCKET, EXAMPLES, s3_client
 from testing.infra_service import (
     Registry,
     _wait_http,
