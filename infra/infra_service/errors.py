@@ -1,15 +1,16 @@
 """One error hierarchy for the HTTP API, rendered as `application/problem+json` (RFC 9457)."""
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from contract.problems import PROBLEM_JSON, field_errors, problem_response
+from contract.problems import PROBLEM_JSON, field_errors, problem_body, problem_response
 
-__all__ = ["PROBLEM_JSON", "ServiceError", "install_error_handlers"]
+__all__ = ["PROBLEM_JSON", "ServiceError", "install_error_handlers", "problem"]
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,37 @@ class QueueFull(ServiceError):
 
     def __init__(self, detail: str) -> None:
         super().__init__(detail, headers={"Retry-After": "5"})
+
+
+class DeploymentNotFound(ServiceError):
+    status, code, title = 404, "DEPLOYMENT_NOT_FOUND", "Deployment not found"
+
+
+class ArtifactNotFound(ServiceError):
+    status, code, title = 404, "ARTIFACT_NOT_FOUND", "Artifact not found"
+
+
+class ArtifactCorrupt(ServiceError):
+    status, code, title = 409, "ARTIFACT_CORRUPT", "Artifact does not match its digest"
+
+
+class DependencyFailed(ServiceError):
+    """A call the service made failed (cluster, S3, sandbox); `code` is that failure's own."""
+
+    status, title = 503, "Dependency failed"
+
+    def __init__(self, code: str, detail: str, *, status: int = 503) -> None:
+        super().__init__(detail, headers={"Retry-After": "5"} if status == 503 else None)
+        self.code, self.status = code, status
+
+
+def problem(
+    *, status: int, code: str, title: str, detail: str, instance: str, **extra: Any
+) -> dict[str, Any]:
+    """A problem document as a dict (contract.problems), for answers built by hand."""
+    return problem_body(
+        status=status, code=code, title=title, detail=detail, instance=instance, **extra
+    )
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -12,9 +12,10 @@ from contract.jobs import VIEWS, StageName
 from testing.fake_infra import FakeInfraService
 
 S3 = f"s3://{BUCKET}"
+IMAGE = "registry.test:5000/faas/hello@sha256:" + "ab" * 32
 MANIFEST = (
     "apiVersion: core.spinkube.dev/v1alpha1\nkind: SpinApp\nmetadata:\n  name: hello\n"
-    'spec:\n  image: "r.test/hello@sha256:ab"\n  executor: containerd-shim-spin\n  replicas: 1\n'
+    f'spec:\n  image: "{IMAGE}"\n  executor: containerd-shim-spin\n  replicas: 1\n'
 )
 VALID: dict[StageName, dict[str, Any]] = {
     "build": {
@@ -28,7 +29,7 @@ VALID: dict[StageName, dict[str, Any]] = {
         "app_name": "hello", "repository": "faas/hello", "tag": "v1",
     },
     "scaffold": {
-        "job_key": "t:scaffold", "image_url": "r.test/hello@sha256:ab", "app_name": "hello",
+        "job_key": "t:scaffold", "image_url": IMAGE, "app_name": "hello",
     },
     "deploy": {"job_key": "t:deploy", "manifest": MANIFEST},
 }  # fmt: skip
