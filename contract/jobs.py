@@ -189,6 +189,11 @@ class JobView(BaseModel, Generic[ResultT]):
     created_at: str | None = None
 
 
+def view_of(job: object) -> dict[str, Any]:
+    """The job view's fields, read off any record of a job (the service's, a fake's)."""
+    return {name: getattr(job, name) for name in JobView.model_fields}
+
+
 VIEWS: Final[dict[StageName, type[JobView[Any]]]] = {
     "build": JobView[BuildResult],
     "push": JobView[PushResult],

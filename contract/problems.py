@@ -53,6 +53,60 @@ def problem_response(
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
+class ProblemError(Exception):
+    """The base of both services' errors: HTTP status, stable code and title, a detail."""
+
+    status: int = 400
+    code: str = "BAD_REQUEST"
+    title: str = "Bad request"
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        code: str | None = None,
+        status: int | None = None,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        if code is not None:
+            self.code = code
+        if status is not None:
+            self.status = status
+        self.headers = dict(headers or {})
+        self.extra = extra
+
+    def response(self, *, instance: str | None) -> JSONResponse:
+        """The error as its problem document."""
+        return problem_response(
+            status=self.status,
+            code=self.code,
+            title=self.title,
+            detail=self.detail,
+            instance=instance,
+            headers=self.headers,
+            **self.extra,
+        )
+
+
+def validation_response(
+    errors: Iterable[Mapping[str, Any]], *, instance: str | None, detail: str | None = None
+) -> JSONResponse:
+    """422 VALIDATION_ERROR listing the offending fields (the detail names them by default)."""
+    fields = field_errors(errors)
+    names = ", ".join(sorted({e["field"] for e in fields}))
+    return problem_response(
+        status=422,
+        code="VALIDATION_ERROR",
+        title="Validation error",
+        detail=detail or f"The request has invalid fields: {names}",
+        instance=instance,
+        errors=fields,
+    )
+
+
 def field_errors(errors: Iterable[Mapping[str, Any]]) -> list[dict[str, str]]:
     """pydantic/FastAPI validation errors → `[{field, location, message, type}]`."""
     rendered = []

@@ -29,6 +29,7 @@ from contract.jobs import (
     ScaffoldRequest,
     ScaffoldResult,
     StageName,
+    view_of,
 )
 from contract.problems import field_errors
 
@@ -72,17 +73,7 @@ class FakeJob:
 
     def view(self) -> dict[str, Any]:
         """The job as POST and GET /v1/<kind>[/{job_id}] show it (contract.jobs.JobView)."""
-        return {
-            "job_id": self.job_id,
-            "job_key": self.job_key,
-            "status": self.status,
-            "result": self.result,
-            "error": self.error,
-            "log_path": self.log_path,
-            "created_at": self.created_at,
-            "started_at": self.started_at,
-            "finished_at": self.finished_at,
-        }
+        return view_of(self)
 
 
 class KeyConflict(Exception):

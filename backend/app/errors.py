@@ -15,37 +15,15 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from app.aws import cancellation_reasons, error_code
-from contract.problems import field_errors, problem_response
+from contract.problems import ProblemError, problem_response, validation_response
 
 __all__ = ["DomainError", "install_error_handlers", "problem_response", "storage_error"]
 
 log = logging.getLogger(__name__)
 
 
-class DomainError(Exception):
+class DomainError(ProblemError):
     """An error a client can act on; carries its HTTP status and a stable code."""
-
-    status: int = 400
-    code: str = "BAD_REQUEST"
-    title: str = "Bad request"
-
-    def __init__(
-        self,
-        detail: str,
-        *,
-        code: str | None = None,
-        status: int | None = None,
-        headers: dict[str, str] | None = None,
-        **extra: Any,
-    ) -> None:
-        super().__init__(detail)
-        self.detail = detail
-        if code is not None:
-            self.code = code
-        if status is not None:
-            self.status = status
-        self.headers = headers or {}
-        self.extra = extra
 
 
 class Unauthorized(DomainError):
@@ -156,28 +134,11 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(DomainError)
     async def _domain(request: Request, exc: DomainError) -> JSONResponse:
-        return problem_response(
-            status=exc.status,
-            code=exc.code,
-            title=exc.title,
-            detail=exc.detail,
-            instance=request.url.path,
-            headers=exc.headers,
-            **exc.extra,
-        )
+        return exc.response(instance=request.url.path)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = field_errors(exc.errors())
-        fields = ", ".join(sorted({e["field"] for e in errors}))
-        return problem_response(
-            status=422,
-            code="VALIDATION_ERROR",
-            title="Validation error",
-            detail=f"The request has invalid fields: {fields}",
-            instance=request.url.path,
-            errors=errors,
-        )
+        return validation_response(exc.errors(), instance=request.url.path)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:

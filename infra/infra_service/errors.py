@@ -8,24 +8,22 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from contract.problems import PROBLEM_JSON, field_errors, problem_body, problem_response
+from contract.problems import (
+    PROBLEM_JSON,
+    ProblemError,
+    field_errors,
+    problem_body,
+    problem_response,
+    validation_response,
+)
 
 __all__ = ["PROBLEM_JSON", "ServiceError", "install_error_handlers", "problem"]
 
 log = logging.getLogger(__name__)
 
 
-class ServiceError(Exception):
+class ServiceError(ProblemError):
     """An error a client can act on; carries its HTTP status and a stable code."""
-
-    status: int = 400
-    code: str = "BAD_REQUEST"
-    title: str = "Bad request"
-
-    def __init__(self, detail: str, *, headers: dict[str, str] | None = None) -> None:
-        super().__init__(detail)
-        self.detail = detail
-        self.headers = headers or {}
 
 
 class Unauthorized(ServiceError):
@@ -72,8 +70,8 @@ class DependencyFailed(ServiceError):
     status, title = 503, "Dependency failed"
 
     def __init__(self, code: str, detail: str, *, status: int = 503) -> None:
-        super().__init__(detail, headers={"Retry-After": "5"} if status == 503 else None)
-        self.code, self.status = code, status
+        headers = {"Retry-After": "5"} if status == 503 else None
+        super().__init__(detail, code=code, status=status, headers=headers)
 
 
 def problem(
@@ -90,27 +88,13 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ServiceError)
     async def _service_error(request: Request, exc: ServiceError) -> JSONResponse:
-        return problem_response(
-            status=exc.status,
-            code=exc.code,
-            title=exc.title,
-            detail=exc.detail,
-            instance=request.url.path,
-            headers=exc.headers,
-        )
+        return exc.response(instance=request.url.path)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = field_errors(exc.errors())
-        return problem_response(
-            status=422,
-            code="VALIDATION_ERROR",
-            title="Validation error",
-            detail="The request body is not valid: "
-            + "; ".join(f"{e['field']}: {e['message']}" for e in errors),
-            instance=request.url.path,
-            errors=errors,
-        )
+        messages = "; ".join(f"{e['field']}: {e['message']}" for e in field_errors(exc.errors()))
+        detail = f"The request body is not valid: {messages}"
+        return validation_response(exc.errors(), instance=request.url.path, detail=detail)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:

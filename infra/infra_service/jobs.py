@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from contract.jobs import view_of
 from infra_service.errors import JobKeyConflict, JobNotFound, QueueFull
 
 log = logging.getLogger(__name__)
@@ -60,18 +61,8 @@ class Job:
         return str(value) if value else None
 
     def view(self) -> dict[str, Any]:
-        """The job as GET answers it."""
-        return {
-            "job_id": self.job_id,
-            "job_key": self.job_key,
-            "status": self.status,
-            "result": self.result,
-            "error": self.error,
-            "log_path": self.log_path,
-            "created_at": self.created_at,
-            "started_at": self.started_at,
-            "finished_at": self.finished_at,
-        }
+        """The job as POST and GET answer it (contract.jobs.JobView)."""
+        return view_of(self)
 
 
 Runner = Callable[[Job], Awaitable[dict[str, Any]]]

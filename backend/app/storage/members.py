@@ -7,7 +7,7 @@ from botocore.exceptions import ClientError
 from app.auth.models import MemberRecord
 from app.errors import storage_error
 from app.storage import keys
-from app.storage.dynamo import Item, Page, decode_token, encode_token, to_value
+from app.storage.dynamo import Item, Page, to_value
 from app.storage.repository import Repository, record_item
 
 ITEM_TYPE = "Member"
@@ -52,7 +52,7 @@ class MemberRepository(Repository[MemberRecord]):
     ) -> Page[MemberRecord]:
         """One page of a user's memberships, in the order they joined."""
         list_pk = keys.user_list_pk(subject)
-        request: dict[str, Any] = {
+        query: dict[str, Any] = {
             "TableName": self._table,
             "IndexName": keys.LIST_INDEX,
             "KeyConditionExpression": "#pk = :pk",
@@ -60,14 +60,6 @@ class MemberRepository(Repository[MemberRecord]):
             "ExpressionAttributeValues": {":pk": to_value(list_pk)},
             "Limit": limit,
         }
-        start = decode_token(next_token, expected={keys.LIST_PK: list_pk})
-        if start:
-            request["ExclusiveStartKey"] = start
-        try:
-            response = await self._client.query(**request)
-        except ClientError as exc:
-            raise storage_error(exc) from exc
-        return Page(
-            items=[self._read(item) for item in response.get("Items", [])],
-            next_token=encode_token(response.get("LastEvaluatedKey")),
+        return await self._query_page(
+            query, next_token=next_token, expected={keys.LIST_PK: list_pk}
         )

@@ -157,7 +157,13 @@ class Repository(Generic[M]):
             ":prefix": to_value(prefix),
             **request.get("ExpressionAttributeValues", {}),
         }
-        start = decode_token(next_token, expected={keys.PK: pk})
+        return await self._query_page(query, next_token=next_token, expected={keys.PK: pk})
+
+    async def _query_page(
+        self, query: dict[str, Any], *, next_token: str | None, expected: dict[str, str]
+    ) -> Page[M]:
+        """One page of a Query, from where `next_token` (minted for `expected`) left off."""
+        start = decode_token(next_token, expected=expected)
         if start:
             query["ExclusiveStartKey"] = start
         try:

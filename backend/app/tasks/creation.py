@@ -13,7 +13,7 @@ import json
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from app.auth.access import Access, task_not_found
 from app.clock import moment, now_iso, now_ms
@@ -80,21 +80,17 @@ async def _create_upload_task(
 ) -> CreatedTask:
     function, app_name = await _resolve_function(repos=repos, order=order)
     fingerprint = _fingerprint(order, app_name=app_name, input=source.sha256)
-    earlier = await _earlier_answer(
+    replay = await _earlier_answer(
         repos=repos, order=order, idempotency_key=idempotency_key, fingerprint=fingerprint
     )
-    if earlier is not None:
-        return CreatedTask(task=earlier, replayed=True)
+    if replay is not None:
+        return replay
     task_id = new_id()
     key = keys.source_object(order.workspace_id, task_id, source.filename)
-    task = lifecycle.new_task(
+    task = _new_task(
+        order,
         task_id=task_id,
-        task_type=order.task_type,
-        workspace_id=order.workspace_id,
         app_name=app_name,
-        function_id=order.function_id,
-        options=order.options,
-        now=moment(),
         source_code_path=keys.s3_uri(repos.objects.bucket, key),
         source_sha256=source.sha256,
         source_size=source.size,
@@ -149,22 +145,14 @@ async def _create_follow_up_task(
     order = dataclasses.replace(order, app_name=app_name, function_id=function_id)
     function, app_name = await _resolve_function(repos=repos, order=order)
     fingerprint = _fingerprint(order, app_name=app_name, input=value)
-    earlier_task = await _earlier_answer(
+    replay = await _earlier_answer(
         repos=repos, order=order, idempotency_key=idempotency_key, fingerprint=fingerprint
     )
-    if earlier_task is not None:
-        return CreatedTask(task=earlier_task, replayed=True)
+    if replay is not None:
+        return replay
     inputs: dict[str, str | None] = {field: value}
-    task = lifecycle.new_task(
-        task_id=new_id(),
-        task_type=order.task_type,
-        workspace_id=order.workspace_id,
-        app_name=app_name,
-        function_id=order.function_id,
-        options=order.options,
-        now=moment(),
-        source_task_id=order.from_task_id,
-        **inputs,
+    task = _new_task(
+        order, task_id=new_id(), app_name=app_name, source_task_id=order.from_task_id, **inputs
     )
     return await _insert(
         repos=repos, task=task, function=function, idempotency_key=idempotency_key,
@@ -222,17 +210,30 @@ async def _resolve_function(
     return function, function.name
 
 
+def _new_task(order: NewTask, *, task_id: str, app_name: str, **inputs: Any) -> Task:
+    return lifecycle.new_task(
+        task_id=task_id,
+        task_type=order.task_type,
+        workspace_id=order.workspace_id,
+        app_name=app_name,
+        function_id=order.function_id,
+        options=order.options,
+        now=moment(),
+        **inputs,
+    )
+
+
 async def _earlier_answer(
     *, repos: TaskRepos, order: NewTask, idempotency_key: str | None, fingerprint: str
-) -> Task | None:
+) -> CreatedTask | None:
     """The task an earlier use of the request's Idempotency-Key made, if any."""
     if not idempotency_key:
         return None
     record = await repos.tasks.get_idempotency(workspace_id=order.workspace_id, key=idempotency_key)
-    return (
-        None
-        if record is None
-        else await _replayed(repos=repos, record=record, fingerprint=fingerprint)
+    if record is None:
+        return None
+    return CreatedTask(
+        task=await _replayed(repos=repos, record=record, fingerprint=fingerprint), replayed=True
     )
 
 

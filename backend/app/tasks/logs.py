@@ -10,7 +10,7 @@ from app.storage import keys
 from app.storage.objects import ObjectStore
 from app.storage.tasks import TaskRepository
 from app.tasks.models import Task
-from app.tasks.schemas import LogEntry, LogPage
+from app.tasks.schemas import LogEntry, LogPage, LogQuery
 
 FUNCTION_TASKS_SHOWN = 10
 BUILD_LOG_MAX_BYTES = 512 * 1024
@@ -80,15 +80,9 @@ def _decode_offset(token: str | None) -> int:
     return offset
 
 
-def page(
-    entries: list[LogEntry],
-    *,
-    since: str | None,
-    limit: int,
-    tail: int | None,
-    next_token: str | None,
-) -> LogPage:
+def page(entries: list[LogEntry], query: LogQuery) -> LogPage:
     """Filter by `since`, keep the last `tail`, then cut a page of `limit` from the cursor."""
+    since, limit, tail, next_token = query.since, query.limit, query.tail, query.next_token
     if since:
         entries = [entry for entry in entries if entry.time > since]
     if tail:

@@ -23,6 +23,7 @@ from app.tasks.schemas import (
     DeployRequest,
     DeployResponse,
     LogPage,
+    LogQuery,
     NewTask,
     OciRepository,
     OciTag,
@@ -47,9 +48,6 @@ IdempotencyKey = Annotated[
 UploadedFile = Annotated[UploadFile, File(description="The function's source: `.py` or `.zip`.")]
 WorkspaceField = Annotated[str, Form(min_length=1, max_length=64)]
 FunctionIdField = Annotated[str | None, Form(max_length=64)]
-Since = Annotated[str | None, Query(description="ISO 8601; only entries after it")]
-LogLimit = Annotated[int, Query(ge=1, le=1000)]
-Tail = Annotated[int | None, Query(ge=1, le=1000, description="Only the last N")]
 
 
 # -- the multipart forms of the three upload routes -----------------------------------------
@@ -222,32 +220,25 @@ async def list_tasks(
     )  # fmt: skip
 
 
-@router.get("/api/v1/tasks/{task_id}/logs", response_model=LogPage)
-async def task_logs(
-    task: TaskDep,
-    repos: TaskReposDep,
-    since: Since = None,
-    limit: LogLimit = 200,
-    tail: Tail = None,
+async def log_query(
+    since: Annotated[str | None, Query(description="ISO 8601; only entries after it")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+    tail: Annotated[int | None, Query(ge=1, le=1000, description="Only the last N")] = None,
     next_token: NextToken = None,
-) -> LogPage:
+) -> LogQuery:
+    return LogQuery(since=since, limit=limit, tail=tail, next_token=next_token)
+
+
+LogQueryDep = Annotated[LogQuery, Depends(log_query)]
+
+
+@router.get("/api/v1/tasks/{task_id}/logs", response_model=LogPage)
+async def task_logs(task: TaskDep, repos: TaskReposDep, query: LogQueryDep) -> LogPage:
     """The task's pipeline events and its build log."""
-    return await service.task_logs(
-        repos=repos, task=task, since=since, limit=limit, tail=tail, next_token=next_token
-    )
+    return await service.task_logs(repos=repos, task=task, query=query)
 
 
 @router.get("/api/functions/{function_id}/logs", response_model=LogPage, tags=["functions"])
-async def function_logs(
-    function: FunctionDep,
-    repos: TaskReposDep,
-    since: Since = None,
-    limit: LogLimit = 200,
-    tail: Tail = None,
-    next_token: NextToken = None,
-) -> LogPage:
+async def function_logs(function: FunctionDep, repos: TaskReposDep, query: LogQueryDep) -> LogPage:
     """Build logs and pipeline events of the function's recent tasks, oldest first."""
-    return await service.function_logs(
-        repos=repos, function=function, since=since, limit=limit, tail=tail,
-        next_token=next_token,
-    )  # fmt: skip
+    return await service.function_logs(repos=repos, function=function, query=query)

@@ -65,40 +65,13 @@ class TaskStatusResponse(BaseModel):
     @classmethod
     def of(cls, task: Task) -> "TaskStatusResponse":
         """The stored task, as the API shows it (its event log and options aside)."""
-        return cls(
-            task_id=task.task_id,
-            workspace_id=task.workspace_id,
-            app_name=task.app_name,
-            function_id=task.function_id,
-            type=task.type,
-            status=task.status,
-            stage=task.stage,
-            stages=[
-                Stage(
-                    name=stage.name,
-                    status=stage.status,
-                    started_at=stage.started_at,
-                    finished_at=stage.finished_at,
-                    job_id=stage.job_id,
-                    log_path=stage.log_path,
-                )
-                for stage in task.stages
-            ],
-            result=BuildTaskResult(
-                source_code_path=task.source_code_path,
-                source_sha256=task.source_sha256,
-                wasm_path=task.wasm_path,
-                image_url=task.image_url,
-                manifest=task.manifest,
-                manifest_path=task.manifest_path,
-                deployment=task.deployment.model_dump(mode="json") if task.deployment else None,
-                endpoint=task.endpoint,
-                build_log_path=task.build_log_path,
-            ),
-            error_code=task.error_code,
-            error_message=task.error_message,
-            created_at=task.created_at,
-            updated_at=task.updated_at,
+        stored = task.model_dump(mode="json")
+        return cls.model_validate(
+            {
+                **stored,
+                "stages": [{k: stage[k] for k in Stage.model_fields} for stage in stored["stages"]],
+                "result": {k: stored[k] for k in BuildTaskResult.model_fields},
+            }
         )
 
 
@@ -265,6 +238,16 @@ class LogEntry(BaseModel):
     stage: str | None = None
     level: str = "info"
     message: str
+
+
+@dataclass(frozen=True)
+class LogQuery:
+    """Which log entries a request asks for (the query of both log routes)."""
+
+    since: str | None
+    limit: int
+    tail: int | None
+    next_token: str | None
 
 
 class LogPage(BaseModel):

@@ -13,7 +13,7 @@ from app.storage.objects import ObjectStore
 from app.storage.tasks import TaskRepository, WorkspaceLimits
 from app.tasks import logs
 from app.tasks.models import Task
-from app.tasks.schemas import LogPage, TaskList, TaskStatusResponse
+from app.tasks.schemas import LogPage, LogQuery, TaskList, TaskStatusResponse
 from app.workspaces.models import WorkspaceRecord
 
 
@@ -49,22 +49,16 @@ async def list_tasks(
     )
 
 
-async def task_logs(
-    *, repos: TaskRepos, task: Task, since: str | None, limit: int, tail: int | None,
-    next_token: str | None,
-) -> LogPage:  # fmt: skip
+async def task_logs(*, repos: TaskRepos, task: Task, query: LogQuery) -> LogPage:
     """The task's pipeline events and its build log, one page."""
     full = await repos.tasks.get_consistent(workspace_id=task.workspace_id, task_id=task.task_id)
     entries = await logs.task_entries(objects=repos.objects, task=full or task)
-    return logs.page(entries, since=since, limit=limit, tail=tail, next_token=next_token)
+    return logs.page(entries, query)
 
 
-async def function_logs(
-    *, repos: TaskRepos, function: FunctionRecord, since: str | None, limit: int,
-    tail: int | None, next_token: str | None,
-) -> LogPage:  # fmt: skip
+async def function_logs(*, repos: TaskRepos, function: FunctionRecord, query: LogQuery) -> LogPage:
     """Build logs and pipeline events of the function's recent tasks, one page."""
     entries = await logs.function_entries(
         tasks=repos.tasks, objects=repos.objects, function=function
     )
-    return logs.page(entries, since=since, limit=limit, tail=tail, next_token=next_token)
+    return logs.page(entries, query)

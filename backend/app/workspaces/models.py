@@ -1,18 +1,14 @@
 """The stored workspace: what WorkspaceRepository reads and writes, and the API renders."""
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
+
+from app.workspaces.schemas import Workspace
 
 
-class WorkspaceRecord(BaseModel):
-    """A workspace item (`WS#{id}` / `META`), its keys aside."""
+class WorkspaceRecord(Workspace):
+    """A workspace item (`WS#{id}` / `META`): the API's Workspace and what only storage keeps."""
 
     model_config = ConfigDict(frozen=True, extra="ignore")
 
-    id: str
-    name: str
-    description: str = ""
-    owner: str
-    created_at: str
-    updated_at: str
     # Raised and lowered by the task transactions (the workspace's active-task limit).
     active_tasks: int = 0

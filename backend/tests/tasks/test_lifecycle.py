@@ -15,6 +15,7 @@ from app.tasks.lifecycle import (
     How,
     IllegalTransition,
     JobSeen,
+    Observation,
     Policy,
     ServiceDown,
     ServiceRefused,
@@ -87,6 +88,14 @@ def job(stage: StageName, status: JobStatus, job_id: str = "job-new") -> JobView
     )
 
 
+def step(task: Task, observation: Observation) -> lifecycle.Advance:
+    return advance(task, observation, now=NOW, policy=POLICY)
+
+
+def seen(stage: StageName, status: JobStatus, how: How = "polled") -> JobSeen:
+    return JobSeen(job=job(stage, status), how=how)
+
+
 CASES = [
     (position, task_type, index, how, status)
     for position, task_type, index in POSITIONS
@@ -145,9 +154,7 @@ def test_every_job_status_at_every_stage_position(
 def test_a_succeeded_stage_hands_its_result_to_the_task(stage: StageName) -> None:
     index = STAGES["build-and-deploy"].index(stage)
     before = task_at("build-and-deploy", index, "polled")
-    after = advance(
-        before, JobSeen(job=job(stage, "succeeded"), how="polled"), now=NOW, policy=POLICY
-    ).task
+    after = step(before, seen(stage, "succeeded", "polled")).task
     produced = {
         "build": {"wasm_path": RESULTS["build"].wasm_path, "wasm_sha256": "ab", "wasm_size": 9},
         "push": {"image_url": RESULTS["push"].image_url},
@@ -163,9 +170,7 @@ def test_the_first_submission_of_a_single_stage_task_may_find_its_job_already_su
     # The service returns the finished job of a job_key resubmitted after a lost answer.
     before = task_at("build", 0, "first")
     assert before.status == "pending"
-    outcome = advance(
-        before, JobSeen(job=job("build", "succeeded"), how="first"), now=NOW, policy=POLICY
-    )
+    outcome = step(before, seen("build", "succeeded", "first"))
     assert outcome.task.status == "completed"
     assert outcome.task.stages[0].status == "completed"
     assert outcome.next_due_ms is None
@@ -177,7 +182,7 @@ def test_an_unreachable_service_costs_a_poll_and_the_task_waits(
     position: str, task_type: TaskType, index: int, started: bool
 ) -> None:
     before = task_at(task_type, index, "polled" if started else "first")
-    outcome = advance(before, ServiceDown(message="connection refused"), now=NOW, policy=POLICY)
+    outcome = step(before, ServiceDown(message="connection refused"))
     stage = outcome.task.stages[index]
     assert stage.status == before.stages[index].status
     assert stage.polls == before.stages[index].polls + 1 and stage.transient_failures == 1
@@ -185,7 +190,7 @@ def test_an_unreachable_service_costs_a_poll_and_the_task_waits(
     assert outcome.next_due_ms == NOW.ms + POLICY.delay_ms(stage.polls)
     assert [e.level for e in outcome.events] == ["warning"]
     # A second fault in a row is not logged again.
-    again = advance(outcome.task, ServiceDown(message="still down"), now=NOW, policy=POLICY)
+    again = step(outcome.task, ServiceDown(message="still down"))
     assert again.events == ()
 
 
@@ -193,13 +198,9 @@ def test_an_unreachable_service_costs_a_poll_and_the_task_waits(
 def test_a_service_down_for_the_whole_budget_fails_the_stage(timed_out: bool, code: str) -> None:
     task = task_at("build-and-push", 1, "first")
     for _ in range(POLICY.max_polls - 1):
-        task = advance(
-            task, ServiceDown(message="down", timed_out=timed_out), now=NOW, policy=POLICY
-        ).task
+        task = step(task, ServiceDown(message="down", timed_out=timed_out)).task
     assert task.status == "running"
-    outcome = advance(
-        task, ServiceDown(message="down", timed_out=timed_out), now=NOW, policy=POLICY
-    )
+    outcome = step(task, ServiceDown(message="down", timed_out=timed_out))
     assert outcome.task.status == "failed" and outcome.task.error_code == code
     assert [s.status for s in outcome.task.stages] == ["completed", "failed"]
     assert outcome.next_due_ms is None
@@ -208,13 +209,9 @@ def test_a_service_down_for_the_whole_budget_fails_the_stage(timed_out: bool, co
 def test_a_job_that_runs_past_its_poll_budget_times_out() -> None:
     task = task_at("build", 0, "first")
     for _ in range(POLICY.max_polls - 1):
-        task = advance(
-            task, JobSeen(job=job("build", "running"), how="polled"), now=NOW, policy=POLICY
-        ).task
+        task = step(task, seen("build", "running", "polled")).task
     assert task.status == "running"
-    outcome = advance(
-        task, JobSeen(job=job("build", "running"), how="polled"), now=NOW, policy=POLICY
-    )
+    outcome = step(task, seen("build", "running", "polled"))
     assert (outcome.task.status, outcome.task.error_code) == ("failed", "TIMEOUT")
     assert "build" in (outcome.task.error_message or "")
 
@@ -224,7 +221,7 @@ def test_a_refused_request_fails_the_task_at_its_stage(
     position: str, task_type: TaskType, index: int
 ) -> None:
     before = task_at(task_type, index, "first")
-    outcome = advance(before, ServiceRefused(message="422: bad tag"), now=NOW, policy=POLICY)
+    outcome = step(before, ServiceRefused(message="422: bad tag"))
     assert (outcome.task.status, outcome.task.error_code) == ("failed", "INFRA_REJECTED")
     assert outcome.task.stages[index].status == "failed"
     assert outcome.next_due_ms is None
@@ -232,20 +229,13 @@ def test_a_refused_request_fails_the_task_at_its_stage(
 
 def test_a_succeeded_job_without_a_result_is_refused() -> None:
     empty = JobView[Any](job_id="j", status="succeeded")
-    outcome = advance(
-        task_at("build", 0, "polled"), JobSeen(job=empty, how="polled"), now=NOW, policy=POLICY
-    )
+    outcome = step(task_at("build", 0, "polled"), JobSeen(job=empty, how="polled"))
     assert (outcome.task.status, outcome.task.error_code) == ("failed", "INFRA_REJECTED")
 
 
 def test_a_failed_job_without_an_error_gets_the_stages_own_code() -> None:
     bare = JobView[Any](job_id="j", status="failed")
-    outcome = advance(
-        task_at("build-and-push", 1, "polled"),
-        JobSeen(job=bare, how="polled"),
-        now=NOW,
-        policy=POLICY,
-    )
+    outcome = step(task_at("build-and-push", 1, "polled"), JobSeen(job=bare, how="polled"))
     assert outcome.task.error_code == "PUSH_FAILED"
 
 
@@ -258,9 +248,9 @@ def test_a_finished_task_never_changes(status: JobStatus) -> None:
         policy=POLICY,
     ).task
     assert done.status == "completed"
-    outcome = advance(done, JobSeen(job=job("build", status), how="polled"), now=NOW, policy=POLICY)
+    outcome = step(done, seen("build", status, "polled"))
     assert outcome.task == done and outcome.events == () and outcome.next_due_ms is None
-    assert advance(done, ServiceDown(message="x"), now=NOW, policy=POLICY).task == done
+    assert step(done, ServiceDown(message="x")).task == done
 
 
 def test_check_forward_refuses_a_status_going_back() -> None:
@@ -300,39 +290,23 @@ def test_only_deploying_tasks_change_a_functions_deployment_status() -> None:
     assert deployment_status_for(task_at("build", 0, "polled")) is None
     assert deployment_status_for(task_at("build-and-deploy", 1, "polled")) == "building"
     assert deployment_status_for(task_at("build-and-deploy", 3, "polled")) == "deploying"
-    done = advance(
-        task_at("build-and-deploy", 3, "polled"),
-        JobSeen(job=job("deploy", "succeeded"), how="polled"),
-        now=NOW,
-        policy=POLICY,
-    ).task
+    done = step(task_at("build-and-deploy", 3, "polled"), seen("deploy", "succeeded")).task
     assert deployment_status_for(done) == "deployed"
-    failed = advance(
-        task_at("deploy", 0, "polled"),
-        JobSeen(job=job("deploy", "failed"), how="polled"),
-        now=NOW,
-        policy=POLICY,
-    ).task
+    failed = step(task_at("deploy", 0, "polled"), seen("deploy", "failed")).task
     assert deployment_status_for(failed) == "failed"
 
 
 def test_the_function_follows_what_is_new_and_is_released_when_the_task_ends() -> None:
     before = task_at("build-and-deploy", 0, "polled")
-    built = advance(
-        before, JobSeen(job=job("build", "succeeded"), how="polled"), now=NOW, policy=POLICY
-    ).task
+    built = step(before, seen("build", "succeeded", "polled")).task
     follow = lifecycle.function_follow(built, previous=before)
     assert follow is not None and not follow.release
     assert follow.changes == {"updated_at": NOW.iso, "wasm_path": RESULTS["build"].wasm_path}
-    pushed = advance(
-        built, JobSeen(job=job("push", "succeeded"), how="first"), now=NOW, policy=POLICY
-    ).task
+    pushed = step(built, seen("push", "succeeded", "first")).task
     follow = lifecycle.function_follow(pushed, previous=built)
     assert follow is not None and follow.changes["deployment_status"] == "deploying"
-    still = advance(
-        before, JobSeen(job=job("build", "running"), how="polled"), now=NOW, policy=POLICY
-    ).task
+    still = step(before, seen("build", "running", "polled")).task
     assert lifecycle.function_follow(still, previous=before) is None
-    failed = advance(before, ServiceRefused(message="no"), now=NOW, policy=POLICY).task
+    failed = step(before, ServiceRefused(message="no")).task
     ended = lifecycle.function_follow(failed, previous=before)
     assert ended is not None and ended.release and ended.changes["deployment_status"] == "failed"

@@ -33,6 +33,9 @@ def _new(task_id: str = TASK_ID) -> Task:
     )  # fmt: skip
 
 
+KEY = keys.TaskKey(WORKSPACE_ID, TASK_ID)
+
+
 async def _task(aws: AwsClients, settings: Settings, now_ms: int) -> tuple[TaskRepository, Task]:
     workspaces = WorkspaceRepository(client=aws.dynamodb, table=settings.dynamodb_table)
     await workspaces.create(
@@ -56,7 +59,7 @@ async def test_a_due_task_is_found_and_claimed_by_one_poller_only(
     now = 1_000_000
     tasks, task = await _task(aws, settings, now)
     due = await tasks.due(shard=keys.due_shard(task.task_id), now_ms=now, limit=10)
-    assert due == [keys.TaskKey(WORKSPACE_ID, TASK_ID)]
+    assert due == [KEY]
     first = await tasks.claim(key=due[0], now_ms=now, lease_ms=30_000, owner="a")
     second = await tasks.claim(key=due[0], now_ms=now + 1, lease_ms=30_000, owner="b")
     assert first == task
@@ -67,12 +70,10 @@ async def test_a_due_task_is_found_and_claimed_by_one_poller_only(
 async def test_a_stale_driver_cannot_write_after_another_took_over(
     aws: AwsClients, settings: Settings
 ) -> None:
-    now = 1_000_000
-    tasks, _ = await _task(aws, settings, now)
-    key = keys.TaskKey(WORKSPACE_ID, TASK_ID)
-    stale = await tasks.claim(key=key, now_ms=now, lease_ms=1_000, owner="a")
+    tasks, _ = await _task(aws, settings, now := 1_000_000)
+    stale = await tasks.claim(key=KEY, now_ms=now, lease_ms=1_000, owner="a")
     # The lease runs out (a paused or dead process); another replica takes the task over.
-    fresh = await tasks.claim(key=key, now_ms=now + 2_000, lease_ms=1_000, owner="b")
+    fresh = await tasks.claim(key=KEY, now_ms=now + 2_000, lease_ms=1_000, owner="b")
     assert stale is not None and fresh is not None
     failed = stale.model_copy(update={"status": "failed"})
     lost = await tasks.save_step(before=stale, after=failed, events=(), owner="a", next_due_ms=None)
@@ -88,10 +89,8 @@ async def test_a_stale_driver_cannot_write_after_another_took_over(
 async def test_a_finished_task_leaves_the_due_index_and_cannot_be_moved(
     aws: AwsClients, settings: Settings
 ) -> None:
-    now = 1_000_000
-    tasks, task = await _task(aws, settings, now)
-    key = keys.TaskKey(WORKSPACE_ID, TASK_ID)
-    claimed = await tasks.claim(key=key, now_ms=now, lease_ms=1_000, owner="a")
+    tasks, task = await _task(aws, settings, now := 1_000_000)
+    claimed = await tasks.claim(key=KEY, now_ms=now, lease_ms=1_000, owner="a")
     assert claimed is not None
     event = TaskEvent(time="t2", message="task completed")
     completed = claimed.model_copy(update={"status": "completed"})
@@ -101,12 +100,10 @@ async def test_a_finished_task_leaves_the_due_index_and_cannot_be_moved(
     assert done is not None and done.status == "completed" and done.events[-1] == event
     assert await tasks.get_consistent(workspace_id=WORKSPACE_ID, task_id=TASK_ID) == done
     assert await tasks.due(shard=keys.due_shard(task.task_id), now_ms=now * 10, limit=10) == []
-    assert await tasks.claim(key=key, now_ms=now * 10, lease_ms=1, owner="b") is None
+    assert await tasks.claim(key=KEY, now_ms=now * 10, lease_ms=1, owner="b") is None
 
 
-async def test_a_task_is_found_by_id_alone(
-    aws: AwsClients, settings: Settings
-) -> None:
+async def test_a_task_is_found_by_id_alone(aws: AwsClients, settings: Settings) -> None:
     _, task = await _task(aws, settings, 0)
     # A fresh repository knows no task yet: the first read goes through IdIndex.
     reader = TaskRepository(client=aws.dynamodb, table=settings.dynamodb_table)
@@ -119,9 +116,7 @@ async def test_a_step_the_reader_would_refuse_is_not_written(
     aws: AwsClients, settings: Settings
 ) -> None:
     tasks, _ = await _task(aws, settings, 0)
-    claimed = await tasks.claim(
-        key=keys.TaskKey(WORKSPACE_ID, TASK_ID), now_ms=0, lease_ms=1_000, owner="a"
-    )
+    claimed = await tasks.claim(key=KEY, now_ms=0, lease_ms=1_000, owner="a")
     assert claimed is not None
     # model_copy does not validate: a bug could hand the repository anything.
     broken = claimed.model_copy(update={"status": "lost"})
