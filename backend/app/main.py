@@ -7,9 +7,11 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi.middleware.cors import CORSMiddleware
 
-from app.api.limits import BodySizeLimit, is_upload_path
+from app.api.cors import ProblemCORSMiddleware
+from app.api.last_resort import LastResort
+from app.api.limits import BodySizeLimit, HeaderLimit, is_upload_path
+from app.api.openapi import openapi_document
 from app.api.security_headers import SecurityHeaders
 from app.auth.middleware import AuthenticationMiddleware
 from app.auth.router import router as access_router
@@ -54,6 +56,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Workspaces, functions and the build → push → scaffold → deploy pipeline.",
         lifespan=lifespan,
     )
+    app.openapi = lambda: openapi_document(app)  # type: ignore[method-assign]
+    # Added innermost first: a request meets SecurityHeaders, LastResort, HeaderLimit, CORS,
+    # authentication, then the body limit (app.api describes each).
     app.add_middleware(
         BodySizeLimit,
         default=1024 * 1024,
@@ -61,14 +66,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         is_upload=is_upload_path,
     )
     app.add_middleware(AuthenticationMiddleware)
-    app.add_middleware(SecurityHeaders, hsts=settings.app_env is Environment.production)
     app.add_middleware(
-        CORSMiddleware,
+        ProblemCORSMiddleware,
         allow_origins=settings.cors_origins,
         allow_credentials=True,
         allow_methods=["*"],
         allow_headers=["*"],
     )
+    app.add_middleware(HeaderLimit)
+    app.add_middleware(LastResort)
+    app.add_middleware(SecurityHeaders, hsts=settings.app_env is Environment.production)
     install_error_handlers(app)
     app.include_router(health_router)
     app.include_router(workspaces_router)
