@@ -3,8 +3,8 @@
 import socket
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 import uvicorn
@@ -16,6 +16,7 @@ from app.config import Settings
 
 # What `make run` and the Dockerfile pass to uvicorn's --http.
 PROTOCOL = "app.api.http_protocol:BoundedHttpToolsProtocol"
+StateReader = Callable[[], Awaitable[dict[str, Any]]]
 
 
 def free_port() -> int:
@@ -46,24 +47,35 @@ def serving(app: FastAPI, *, http: Any = BoundedHttpToolsProtocol) -> Iterator[s
         thread.join(timeout=15)
 
 
-async def stored_state(settings: Settings) -> dict[str, Any]:
-    """Every DynamoDB item and every S3 object (with its ETag) and unfinished upload."""
+@asynccontextmanager
+async def stored_state_reader(settings: Settings) -> AsyncIterator[StateReader]:
+    """A reader of everything stored: every DynamoDB item, S3 object and unfinished upload."""
     async with open_aws_clients(settings) as aws:
-        items: list[dict[str, Any]] = []
-        request: dict[str, Any] = {"TableName": settings.dynamodb_table, "ConsistentRead": True}
-        while True:
-            page = await aws.dynamodb.scan(**request)
-            items.extend(page.get("Items", []))
-            if "LastEvaluatedKey" not in page:
-                break
-            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-        objects: dict[str, str] = {}
-        paginator = aws.s3.get_paginator("list_objects_v2")
-        async for page in paginator.paginate(Bucket=settings.s3_bucket):
-            objects |= {obj["Key"]: obj["ETag"] for obj in page.get("Contents", [])}
-        uploads = await aws.s3.list_multipart_uploads(Bucket=settings.s3_bucket)
-    return {
-        "items": sorted(items, key=lambda item: (item["PK"]["S"], item["SK"]["S"])),
-        "objects": objects,
-        "uploads": [upload["Key"] for upload in uploads.get("Uploads", [])],
-    }
+
+        async def read() -> dict[str, Any]:
+            items: list[dict[str, Any]] = []
+            request: dict[str, Any] = {"TableName": settings.dynamodb_table, "ConsistentRead": True}
+            while True:
+                page = await aws.dynamodb.scan(**request)
+                items.extend(page.get("Items", []))
+                if "LastEvaluatedKey" not in page:
+                    break
+                request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+            objects: dict[str, str] = {}
+            paginator = aws.s3.get_paginator("list_objects_v2")
+            async for page in paginator.paginate(Bucket=settings.s3_bucket):
+                objects |= {obj["Key"]: obj["ETag"] for obj in page.get("Contents", [])}
+            uploads = await aws.s3.list_multipart_uploads(Bucket=settings.s3_bucket)
+            return {
+                "items": sorted(items, key=lambda item: (item["PK"]["S"], item["SK"]["S"])),
+                "objects": objects,
+                "uploads": [upload["Key"] for upload in uploads.get("Uploads", [])],
+            }
+
+        yield read
+
+
+async def stored_state(settings: Settings) -> dict[str, Any]:
+    """Everything stored right now (see stored_state_reader)."""
+    async with stored_state_reader(settings) as read:
+        return await read()
