@@ -1,8 +1,10 @@
 """Settings of the control plane: one object, read from the environment and `.env`."""
 
+import ipaddress
 from enum import StrEnum
 from functools import lru_cache
 from typing import Annotated, Literal, Self
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -110,6 +112,8 @@ class Settings(BaseSettings):
         for name, value in required.items():
             if value.strip().lower() in PLACEHOLDERS:
                 problems.append(f"{name} is missing or a placeholder")
+            elif name.endswith("_url") and _is_loopback(value):
+                problems.append(f"{name} points at this machine ({value}), a development default")
         token = self.infra_service_token.get_secret_value()
         if token.lower() in PLACEHOLDERS or token == "dev-infra-token" or len(token) < 32:
             problems.append("infra_service_token must be a secret of at least 32 characters")
@@ -137,6 +141,19 @@ class Settings(BaseSettings):
         if self.oidc_issuer:
             return self.oidc_issuer.rstrip("/") + "/.well-known/jwks.json"
         return None
+
+
+def _is_loopback(address: str) -> bool:
+    """Whether a URL or `host[:port]` names this machine (127.0.0.0/8, ::1, localhost, 0.0.0.0)."""
+    value = address.strip()
+    host = urlsplit(value if "://" in value else f"//{value}").hostname or ""
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return ip.is_loopback or ip.is_unspecified
 
 
 @lru_cache
