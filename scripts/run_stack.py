@@ -90,6 +90,7 @@ def main() -> int:
         "INFRA_REGISTRY_INSECURE": "true",
         "INFRA_PORT": str(INFRA_PORT),
         "INFRA_HOST": "127.0.0.1",
+        "PYTHONPATH": str(ROOT),  # the `contract` package, shared by the backend and the service
     }
     processes: list[tuple[str, subprocess.Popen]] = []
 
@@ -145,7 +146,8 @@ def main() -> int:
         backend = start(
             "backend",
             [PYTHON, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1",
-             "--port", str(BACKEND_PORT)],
+             "--port", str(BACKEND_PORT),
+             "--http", "app.api.http_protocol:BoundedHttpToolsProtocol"],
             cwd=ROOT / "backend",
         )  # fmt: skip
         wait_for_port(BACKEND_PORT, "backend", backend)

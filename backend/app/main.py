@@ -6,9 +6,10 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from app.api.cors import ProblemCORSMiddleware
+from app.api.forms import refuse_repeated_parts
 from app.api.last_resort import LastResort
 from app.api.limits import BodySizeLimit, HeaderLimit, is_upload_path
 from app.api.openapi import openapi_document
@@ -55,6 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         description="Workspaces, functions and the build → push → scaffold → deploy pipeline.",
         lifespan=lifespan,
+        dependencies=[Depends(refuse_repeated_parts)],
     )
     app.openapi = lambda: openapi_document(app)  # type: ignore[method-assign]
     # Added innermost first: a request meets SecurityHeaders, LastResort, HeaderLimit, CORS,

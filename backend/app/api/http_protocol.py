@@ -22,7 +22,6 @@ from app.api.limits import MAX_HEAD_BYTES, MAX_HEADERS, header_problem
 from app.api.security_headers import API_HEADERS
 from app.errors import PROBLEM_JSON, TYPE_BASE
 
-
 LINGER_SECONDS = 2.0
 
 
