@@ -82,6 +82,13 @@ class Settings(BaseSettings):
     # How often a replica looks for due tasks created elsewhere (its own wake it at once).
     poller_tick_seconds: float = Field(default=1.0, gt=0)
 
+    # The sweeper (app/maintenance): on start-up and then every interval, it removes sources
+    # with no task and unfinished multipart uploads, once they are older than the grace period
+    # (an upload in progress, or a task about to be written, is younger).
+    sweeper_enabled: bool = True
+    sweep_interval_seconds: float = Field(default=3600.0, gt=0)
+    sweep_grace_seconds: float = Field(default=3600.0, ge=0)
+
     max_upload_bytes: int = Field(default=50 * MIB, ge=1)
     max_archive_entries: int = Field(default=1000, ge=1)
     max_archive_uncompressed_bytes: int = Field(default=200 * MIB, ge=1)

@@ -23,6 +23,7 @@ from app.errors import install_error_handlers
 from app.functions.router import router as functions_router
 from app.health.router import router as health_router
 from app.logging_setup import configure_logging
+from app.maintenance.sweeper import start_sweeper
 from app.tasks.router import router as tasks_router
 from app.workspaces.router import router as workspaces_router
 
@@ -43,6 +44,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if settings.pollers_enabled:
                 poller = asyncio.create_task(container.poller.run(), name="task-poller")
                 stack.push_async_callback(_stop, poller)
+            if settings.sweeper_enabled:  # interrupted uploads: app/maintenance/sweeper.py
+                stack.push_async_callback(_stop, start_sweeper(container))
             if settings.auth_mode == "none":
                 log.warning(
                     "AUTHENTICATION IS OFF (AUTH_MODE=none): every caller is 'anonymous'. "
