@@ -22,6 +22,7 @@ MOTO_PORT = int(os.environ.get("MOTO_PORT", "4566"))
 REGISTRY_PORT = int(os.environ.get("REGISTRY_PORT", "5001"))
 INFRA_PORT = int(os.environ.get("INFRA_PORT", "8001"))
 BACKEND_PORT = int(os.environ.get("BACKEND_PORT", "8000"))
+GATEWAY_PORT = int(os.environ.get("INFRA_GATEWAY_PORT", "8002"))  # deployed functions
 TOKEN = os.environ.get("INFRA_SERVICE_TOKEN", "dev-infra-token")
 
 REGISTRY_CONFIG = """\
@@ -61,6 +62,7 @@ def main() -> int:
         (MOTO_PORT, "moto"),
         (REGISTRY_PORT, "registry"),
         (INFRA_PORT, "infra service"),
+        (GATEWAY_PORT, "function gateway"),
         (BACKEND_PORT, "backend"),
     ]:
         if not port_free(port):
@@ -90,7 +92,10 @@ def main() -> int:
         "INFRA_REGISTRY_INSECURE": "true",
         "INFRA_PORT": str(INFRA_PORT),
         "INFRA_HOST": "127.0.0.1",
-        "PYTHONPATH": str(ROOT),  # the `contract` package, shared by the backend and the service
+        # The local deploy target: functions answer on the gateway; apps survive restarts.
+        "INFRA_GATEWAY_PORT": str(GATEWAY_PORT),
+        "INFRA_RUNTIME_DIR": str(DATA / "runtime"),
+        "PYTHONPATH": os.pathsep.join([str(ROOT / "infra"), str(ROOT)]),  # contract/ too
     }
     processes: list[tuple[str, subprocess.Popen]] = []
 
@@ -156,6 +161,7 @@ def main() -> int:
             "\nThe local stack is up (Ctrl-C stops everything):\n"
             f"  backend API        http://127.0.0.1:{BACKEND_PORT}   (docs: /docs, /redoc)\n"
             f"  infra service      http://127.0.0.1:{INFRA_PORT}   (token: {TOKEN})\n"
+            f"  functions          http://127.0.0.1:{GATEWAY_PORT}/<namespace>/<name>/\n"
             f"  OCI registry       http://127.0.0.1:{REGISTRY_PORT}/v2/\n"
             f"  AWS (moto server)  {endpoint}\n"
             f"  (moto and registry logs: {DATA}/moto.log, {DATA}/registry.log)\n",
