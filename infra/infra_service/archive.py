@@ -10,7 +10,7 @@ path of this machine.
 
 import zipfile
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO
+from typing import IO
 
 from contract import sources
 from infra_service.jobs import JobFailure
@@ -78,7 +78,7 @@ def _extract(
     return names
 
 
-def _write(entry: BinaryIO, target: Path, *, python: bool, budget: int, limit: int) -> int:
+def _write(entry: IO[bytes], target: Path, *, python: bool, budget: int, limit: int) -> int:
     """Copy one file, at most `budget` bytes; returns what is left of the budget."""
     first = True
     with target.open("wb") as out:
