@@ -360,7 +360,7 @@ def backend_env(moto_url: str, infra_url: str | None = None, **settings: Any) ->
         "PUSH_SERVICE_URL": infra,
         "SCAFFOLD_SERVICE_URL": infra,
         "DEPLOY_SERVICE_URL": infra,
-        "PYTHONPATH": str(BACKEND),
+        "PYTHONPATH": os.pathsep.join([str(BACKEND), str(BACKEND.parent)]),  # app, contract
     }
     env |= {name.upper(): str(value) for name, value in settings.items()}
     return env

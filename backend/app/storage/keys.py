@@ -107,3 +107,15 @@ def all_due_shards() -> list[str]:
 def idempotency_key(workspace_id: str, key: str) -> dict[str, str]:
     digest = hashlib.sha256(key.encode()).hexdigest()
     return {PK: workspace_pk(workspace_id), SK: f"{IDEMPOTENCY_PREFIX}{digest}"}
+
+
+# S3: uploaded sources live at build-sources/{workspace_id}/{task_id}/{filename} (SPEC §3).
+SOURCES_PREFIX = "build-sources/"
+
+
+def parse_source_key(key: str) -> tuple[str, str] | None:
+    """(workspace_id, task_id) of a source object's key, or None for any other key."""
+    parts = key.removeprefix(SOURCES_PREFIX).split("/")
+    if not key.startswith(SOURCES_PREFIX) or len(parts) < 3 or not all(parts[:3]):
+        return None
+    return parts[0], parts[1]

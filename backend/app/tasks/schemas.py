@@ -2,8 +2,9 @@
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, Field, StringConstraints, model_validator
 
+from app.api.fields import Identifier, Manifest, Reference, RequestModel, Variables
 from app.functions.schemas import FunctionName
 
 TaskStatus = Literal["pending", "running", "completed", "failed"]
@@ -13,12 +14,18 @@ StageName = Literal["build", "push", "scaffold", "deploy"]
 WorkspaceId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 OciTag = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")]
 OciRepository = Annotated[
-    str, StringConstraints(pattern=r"^[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*$")
+    str,
+    StringConstraints(
+        max_length=255,
+        pattern=r"^[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*$",
+    ),
 ]
 Namespace = Annotated[
     str, StringConstraints(max_length=63, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 ]
-Quantity = Annotated[str, StringConstraints(pattern=r"^[0-9]+(\.[0-9]+)?(m|Ki|Mi|Gi|Ti|k|M|G|T)?$")]
+Quantity = Annotated[
+    str, StringConstraints(max_length=32, pattern=r"^[0-9]+(\.[0-9]+)?(m|Ki|Mi|Gi|Ti|k|M|G|T)?$")
+]
 SecretName = Annotated[
     str, StringConstraints(max_length=253, pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
 ]
@@ -72,16 +79,12 @@ class TaskList(BaseModel):
     next_token: str | None = None
 
 
-class Resources(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class Resources(RequestModel):
     limits: dict[Literal["cpu", "memory"], Quantity] = Field(default_factory=dict)
     requests: dict[Literal["cpu", "memory"], Quantity] = Field(default_factory=dict)
 
 
-class Autoscaling(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class Autoscaling(RequestModel):
     min_replicas: int = Field(default=2, ge=1, le=100)
     max_replicas: int = Field(default=3, ge=1, le=100)
     target_cpu_utilization: int = Field(default=60, ge=1, le=100)
@@ -94,29 +97,25 @@ class Autoscaling(BaseModel):
         return self
 
 
-class ScaffoldOptions(BaseModel):
+class ScaffoldOptions(RequestModel):
     """How the SpinApp is shaped (SPEC §4 scaffold inputs)."""
 
-    model_config = ConfigDict(extra="forbid")
-
     replicas: int = Field(default=2, ge=1, le=100)
-    executor: Annotated[str, StringConstraints(max_length=63)] = "containerd-shim-spin"
+    executor: Namespace = "containerd-shim-spin"  # a SpinAppExecutor's name: a DNS label
     resources: Resources | None = None
-    variables: dict[str, str] = Field(default_factory=dict)
+    variables: Variables = Field(default_factory=dict)
     image_pull_secrets: list[SecretName] = Field(default_factory=list, max_length=10)
     autoscaling: Autoscaling | None = None
 
 
-class PushRequest(BaseModel):
+class PushRequest(RequestModel):
     """Push a built component: by a completed build's `task_id`, or by its `wasm_path`."""
-
-    model_config = ConfigDict(extra="forbid")
 
     workspace_id: WorkspaceId
     app_name: FunctionName | None = None
-    task_id: str | None = None
-    wasm_path: str | None = None
-    function_id: str | None = None
+    task_id: Identifier | None = None
+    wasm_path: Reference | None = None
+    function_id: Identifier | None = None
     repository: OciRepository | None = None
     tag: OciTag | None = None
 
@@ -134,9 +133,9 @@ class ScaffoldRequest(ScaffoldOptions):
 
     workspace_id: WorkspaceId
     app_name: FunctionName | None = None
-    image_url: Annotated[str, StringConstraints(min_length=1, max_length=512)] | None = None
-    task_id: str | None = None
-    function_id: str | None = None
+    image_url: Annotated[Reference, StringConstraints(max_length=512)] | None = None
+    task_id: Identifier | None = None
+    function_id: Identifier | None = None
 
     @model_validator(mode="after")
     def _one_source(self) -> "ScaffoldRequest":
@@ -151,16 +150,14 @@ class ScaffoldResponse(TaskStatusResponse):
     """The scaffold task (202); its `result.manifest` holds the YAML once completed."""
 
 
-class DeployRequest(BaseModel):
+class DeployRequest(RequestModel):
     """Apply a SpinApp manifest (or a completed scaffold task's manifest) to the cluster."""
-
-    model_config = ConfigDict(extra="forbid")
 
     workspace_id: WorkspaceId
     app_name: FunctionName | None = None
-    manifest: Annotated[str, StringConstraints(min_length=1, max_length=65536)] | None = None
-    task_id: str | None = None
-    function_id: str | None = None
+    manifest: Manifest | None = None
+    task_id: Identifier | None = None
+    function_id: Identifier | None = None
     namespace: Namespace | None = None
 
     @model_validator(mode="after")
