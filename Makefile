@@ -78,3 +78,13 @@ console/node_modules/.package-lock.json: console/package-lock.json
 $(CONSOLE_OUT): $(CONSOLE_INPUTS) console/node_modules/.package-lock.json
 	cd console && npm run --silent build
 	touch $@
+
+# --- openapi-python-client in its own env (requirements-openapi-gen.txt says why) ------------
+OPENAPI_GEN := $(VENV)/openapi-gen/bin/openapi-python-client
+.PHONY: openapi-gen
+test test-fast: openapi-gen
+openapi-gen: $(OPENAPI_GEN)
+$(OPENAPI_GEN): requirements-openapi-gen.txt
+	test -x $(VENV)/openapi-gen/bin/python || $(PYTHON) -m venv $(VENV)/openapi-gen
+	$(VENV)/openapi-gen/bin/python -m pip install --quiet -r requirements-openapi-gen.txt
+	touch $@

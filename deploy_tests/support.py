@@ -1,11 +1,9 @@
 """Paths and readers shared by the deployment tests."""
 
-import importlib
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic_settings import BaseSettings
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "infra" / "cloudformation" / "template.yaml"
@@ -46,25 +44,13 @@ def load_documents(path: Path) -> list[dict[str, Any]]:
     return [doc for doc in yaml.safe_load_all(path.read_text()) if doc]
 
 
-def infra_settings_env_names() -> set[str] | None:
-    """The variables the infra service's settings read; None while `infra_service` is absent."""
-    for module_name in ("infra_service.config", "infra_service.settings"):
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError:
-            continue
-        classes = [
-            value
-            for value in vars(module).values()
-            if isinstance(value, type)
-            and issubclass(value, BaseSettings)
-            and value is not BaseSettings
-            and value.__module__ == module.__name__
-        ]
-        if classes:
-            names: set[str] = set()
-            for settings_class in classes:
-                prefix = settings_class.model_config.get("env_prefix", "")
-                names |= {f"{prefix}{field}".upper() for field in settings_class.model_fields}
-            return names
-    return None
+def infra_settings_env_names() -> set[str]:
+    """The variables the infrastructure service's settings read (INFRA_…).
+
+    Imported, not guessed: if `infra_service.config` cannot be imported, that is a broken
+    module, and the tests that use this fail saying so instead of being skipped.
+    """
+    from infra_service.config import Settings as InfraSettings
+
+    prefix = InfraSettings.model_config.get("env_prefix", "")
+    return {f"{prefix}{field}".upper() for field in InfraSettings.model_fields}

@@ -1,5 +1,6 @@
 """The Dockerfiles and docker-compose.yml, checked without a Docker daemon."""
 
+import importlib
 import json
 import os
 import re
@@ -83,10 +84,32 @@ def test_everything_a_dockerfile_copies_exists_and_is_in_the_context(name: str) 
     for keyword, arg in _instructions(DOCKERFILES[name]):
         if keyword == "COPY" and "--from=" not in arg:
             source = arg.split()[-2]
-            # infra/infra_service/ is being written alongside; its absence is not this file's bug.
-            pending = source.startswith("infra/infra_service")
-            assert (ROOT / source).exists() or pending, source
+            assert (ROOT / source).exists(), source
             assert _dockerignore_allows(source), f"{source} is excluded by .dockerignore"
+
+
+BOUNDED_PROTOCOL = "app.api.http_protocol:BoundedHttpToolsProtocol"
+
+
+def test_the_backend_image_serves_with_the_bounded_http_protocol() -> None:
+    # uvicorn's own protocols do not answer 431 (backend/app/api/http_protocol.py says why).
+    commands = [arg for keyword, arg in _instructions(DOCKERFILES["backend"]) if keyword == "CMD"]
+    command = json.loads(commands[-1])
+    assert command[:2] == ["uvicorn", "app.main:app"]
+    assert command[command.index("--http") + 1] == BOUNDED_PROTOCOL
+    importlib.import_module(BOUNDED_PROTOCOL.split(":")[0])
+
+
+def test_compose_and_make_run_serve_with_the_bounded_http_protocol(tmp_path: Path) -> None:
+    backend = _resolved(tmp_path)["services"]["backend"]["command"]
+    assert f"--http={BOUNDED_PROTOCOL}" in backend
+    assert f'"--http", "{BOUNDED_PROTOCOL}"' in (ROOT / "scripts" / "run_stack.py").read_text()
+
+
+@pytest.mark.parametrize("name", DOCKERFILES)
+def test_both_images_carry_the_shared_contract_package(name: str) -> None:
+    copies = [arg.split() for keyword, arg in _instructions(DOCKERFILES[name]) if keyword == "COPY"]
+    assert ["contract", "./contract"] in copies
 
 
 def test_infra_image_carries_the_pinned_toolchain() -> None:
@@ -192,8 +215,6 @@ def test_compose_backend_env_is_backend_settings_wired_to_the_stack(tmp_path: Pa
 
 def test_compose_infra_env_is_infra_service_settings(tmp_path: Path) -> None:
     known = infra_settings_env_names()
-    if known is None:
-        pytest.skip("infra_service (with its settings) is not importable yet")
     env = _resolved(tmp_path)["services"]["infra"]["environment"]
     unknown = {name for name in set(env) - known if not name.startswith("AWS_")}
     assert not unknown, f"not settings of infra_service: {sorted(unknown)}"

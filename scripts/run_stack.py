@@ -151,7 +151,8 @@ def main() -> int:
         backend = start(
             "backend",
             [PYTHON, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1",
-             "--port", str(BACKEND_PORT)],
+             "--port", str(BACKEND_PORT),
+             "--http", "app.api.http_protocol:BoundedHttpToolsProtocol"],
             cwd=ROOT / "backend",
         )  # fmt: skip
         wait_for_port(BACKEND_PORT, "backend", backend)

@@ -1,8 +1,10 @@
 """Settings of the control plane: one object, read from the environment and `.env`."""
 
+import ipaddress
 from enum import StrEnum
 from functools import lru_cache
 from typing import Annotated, Literal, Self
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -80,6 +82,13 @@ class Settings(BaseSettings):
     # How often a replica looks for due tasks created elsewhere (its own wake it at once).
     poller_tick_seconds: float = Field(default=1.0, gt=0)
 
+    # The sweeper (app/maintenance): on start-up and then every interval, it removes sources
+    # with no task and unfinished multipart uploads, once they are older than the grace period
+    # (an upload in progress, or a task about to be written, is younger).
+    sweeper_enabled: bool = True
+    sweep_interval_seconds: float = Field(default=3600.0, gt=0)
+    sweep_grace_seconds: float = Field(default=3600.0, ge=0)
+
     max_upload_bytes: int = Field(default=50 * MIB, ge=1)
     max_archive_entries: int = Field(default=1000, ge=1)
     max_archive_uncompressed_bytes: int = Field(default=200 * MIB, ge=1)
@@ -110,6 +119,8 @@ class Settings(BaseSettings):
         for name, value in required.items():
             if value.strip().lower() in PLACEHOLDERS:
                 problems.append(f"{name} is missing or a placeholder")
+            elif name.endswith("_url") and _is_loopback(value):
+                problems.append(f"{name} points at this machine ({value}), a development default")
         token = self.infra_service_token.get_secret_value()
         if token.lower() in PLACEHOLDERS or token == "dev-infra-token" or len(token) < 32:
             problems.append("infra_service_token must be a secret of at least 32 characters")
@@ -137,6 +148,19 @@ class Settings(BaseSettings):
         if self.oidc_issuer:
             return self.oidc_issuer.rstrip("/") + "/.well-known/jwks.json"
         return None
+
+
+def _is_loopback(address: str) -> bool:
+    """Whether a URL or `host[:port]` names this machine (127.0.0.0/8, ::1, localhost, 0.0.0.0)."""
+    value = address.strip()
+    host = urlsplit(value if "://" in value else f"//{value}").hostname or ""
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return ip.is_loopback or ip.is_unspecified
 
 
 @lru_cache

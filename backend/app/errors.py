@@ -15,9 +15,22 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from app.aws import cancellation_reasons, error_code
-from contract.problems import ProblemError, problem_response, validation_response
+from contract.problems import (
+    PROBLEM_JSON,
+    TYPE_BASE,
+    ProblemError,
+    problem_response,
+    validation_response,
+)
 
-__all__ = ["DomainError", "install_error_handlers", "problem_response", "storage_error"]
+__all__ = [
+    "PROBLEM_JSON",
+    "TYPE_BASE",
+    "DomainError",
+    "install_error_handlers",
+    "problem_response",
+    "storage_error",
+]
 
 log = logging.getLogger(__name__)
 

@@ -6,10 +6,13 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
-from fastapi import FastAPI
-from fastapi.middleware.cors import CORSMiddleware
+from fastapi import Depends, FastAPI
 
-from app.api.limits import BodySizeLimit, is_upload_path
+from app.api.cors import ProblemCORSMiddleware
+from app.api.forms import refuse_repeated_parts
+from app.api.last_resort import LastResort
+from app.api.limits import BodySizeLimit, HeaderLimit, is_upload_path
+from app.api.openapi import openapi_document
 from app.api.security_headers import SecurityHeaders
 from app.auth.middleware import AuthenticationMiddleware
 from app.auth.router import router as access_router
@@ -21,6 +24,7 @@ from app.errors import install_error_handlers
 from app.functions.router import router as functions_router
 from app.health.router import router as health_router
 from app.logging_setup import configure_logging
+from app.maintenance.sweeper import start_sweeper
 from app.tasks.router import router as tasks_router
 from app.workspaces.router import router as workspaces_router
 
@@ -41,6 +45,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if settings.pollers_enabled:
                 poller = asyncio.create_task(container.poller.run(), name="task-poller")
                 stack.push_async_callback(_stop, poller)
+            if settings.sweeper_enabled:  # interrupted uploads: app/maintenance/sweeper.py
+                stack.push_async_callback(_stop, start_sweeper(container))
             if settings.auth_mode == "none":
                 log.warning(
                     "AUTHENTICATION IS OFF (AUTH_MODE=none): every caller is 'anonymous'. "
@@ -54,7 +60,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         description="Workspaces, functions and the build → push → scaffold → deploy pipeline.",
         lifespan=lifespan,
+        dependencies=[Depends(refuse_repeated_parts)],
     )
+    app.openapi = lambda: openapi_document(app)  # type: ignore[method-assign]
+    # Added innermost first: a request meets SecurityHeaders, LastResort, HeaderLimit, CORS,
+    # authentication, then the body limit (app.api describes each).
     app.add_middleware(
         BodySizeLimit,
         default=1024 * 1024,
@@ -62,14 +72,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         is_upload=is_upload_path,
     )
     app.add_middleware(AuthenticationMiddleware)
-    app.add_middleware(SecurityHeaders, hsts=settings.app_env is Environment.production)
     app.add_middleware(
-        CORSMiddleware,
+        ProblemCORSMiddleware,
         allow_origins=settings.cors_origins,
         allow_credentials=True,
         allow_methods=["*"],
         allow_headers=["*"],
     )
+    app.add_middleware(HeaderLimit)
+    app.add_middleware(LastResort)
+    app.add_middleware(SecurityHeaders, hsts=settings.app_env is Environment.production)
     install_error_handlers(app)
     app.include_router(health_router)
     app.include_router(workspaces_router)

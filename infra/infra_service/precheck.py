@@ -7,6 +7,7 @@ expects it (a class with a synchronous `handle_request`). Failures name the file
 import ast
 from pathlib import Path
 
+from contract.sources import APP_MODULE
 from infra_service.jobs import JobFailure
 
 HANDLER = "IncomingHandler"
@@ -22,7 +23,7 @@ def check_sources(root: Path) -> list[str]:
     for path in sorted(root.rglob("*.py")):
         if path.is_file():
             _parse(path, root)
-    app = _parse(root / "app.py", root)
+    app = _parse(root / APP_MODULE, root)
     return _check_handler(app)
 
 

@@ -57,7 +57,7 @@ def test_a_zip_with_one_top_level_folder_is_unpacked_from_inside_it(tmp_path: Pa
 )
 def test_zip_slip_names_are_refused(tmp_path: Path, name: str) -> None:
     source = _zip(tmp_path, {"app.py": b"x = 1\n", name: b"evil"})
-    with pytest.raises(UnsafeArchive, match="Unsafe path"):
+    with pytest.raises(UnsafeArchive, match="The archive entry"):
         _unpack(tmp_path, source)
     assert not (tmp_path / "evil.py").exists()
 
@@ -102,7 +102,7 @@ def test_duplicate_names_are_refused(tmp_path: Path) -> None:
         archive.writestr("App.py", b"x = 2\n")
     path = tmp_path / "src.zip"
     path.write_bytes(buffer.getvalue())
-    with pytest.raises(UnsafeArchive, match="twice"):
+    with pytest.raises(UnsafeArchive, match="duplicates"):
         _unpack(tmp_path, path)
 
 

@@ -1,13 +1,75 @@
-"""Request body limits, enforced while the body arrives (before it is parsed or stored)."""
+"""Request limits: the head (header size and count, 431) and the body (413).
+
+Both are enforced before anything is parsed or stored: the head by the server's protocol
+(app.api.http_protocol) and again here, the body while it arrives.
+"""
 
 from collections.abc import Callable
+from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.errors import problem_response
+from app.errors import TYPE_BASE, problem_response
 
 # Room for the multipart framing and the small form fields around the file.
 MULTIPART_OVERHEAD = 64 * 1024
+# The request line and all headers together; a browser with cookies and a bearer token sends
+# a few KiB. And how many headers at most.
+MAX_HEAD_BYTES = 32 * 1024
+MAX_HEADERS = 100
+
+
+def header_problem(detail: str) -> dict[str, Any]:
+    """The 431 problem document (also written by the HTTP protocol, outside the app)."""
+    return {
+        "type": TYPE_BASE + "request-headers-too-large",
+        "title": "Request header fields too large",
+        "status": 431,
+        "detail": detail,
+        "code": "REQUEST_HEADERS_TOO_LARGE",
+        "limit_bytes": MAX_HEAD_BYTES,
+        "limit_headers": MAX_HEADERS,
+    }
+
+
+class HeaderLimit:
+    """431 for a request whose headers pass MAX_HEADERS or MAX_HEAD_BYTES, before anything else.
+
+    The server's protocol refuses such a head before it is buffered; this is the same rule
+    for a server started without it (and for requests that reach the app over ASGI).
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            headers = scope["headers"]
+            size = len(scope.get("raw_path") or b"") + len(scope.get("query_string", b""))
+            size += sum(len(name) + len(value) + 4 for name, value in headers)
+            detail = None
+            if len(headers) > MAX_HEADERS:
+                detail = f"The request has more than {MAX_HEADERS} headers."
+            elif size > MAX_HEAD_BYTES:
+                detail = f"The request line and headers are larger than {MAX_HEAD_BYTES} bytes."
+            if detail is not None:
+                body = header_problem(detail)
+                extra = {k: v for k, v in body.items() if k not in _PROBLEM_FIELDS}
+                response = problem_response(
+                    status=431,
+                    code=body["code"],
+                    title=body["title"],
+                    detail=detail,
+                    instance=scope["path"],
+                    headers={"Connection": "close"},
+                    **extra,
+                )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+_PROBLEM_FIELDS = {"type", "title", "status", "detail", "code"}
 
 
 class BodySizeLimit:

@@ -4,6 +4,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from app.errors import PROBLEM_JSON
+
+# Where the OpenAPI document keeps the schema below (app.api.openapi puts it there).
+PROBLEM_SCHEMA_REF = "#/components/schemas/Problem"
+
 
 class FieldError(BaseModel):
     field: str
@@ -27,10 +32,10 @@ class Problem(BaseModel):
 
 
 def _problem(description: str) -> dict[str, Any]:
+    # No `model`: FastAPI would document the error as application/json too.
     return {
         "description": description,
-        "content": {"application/problem+json": {"schema": Problem.model_json_schema()}},
-        "model": Problem,
+        "content": {PROBLEM_JSON: {"schema": {"$ref": PROBLEM_SCHEMA_REF}}},
     }
 
 
@@ -44,5 +49,6 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     415: _problem("Unsupported file type"),
     422: _problem("Validation error, listing the offending fields"),
     429: _problem("A workspace limit was reached; see Retry-After"),
+    431: _problem("Request headers over the limit (size or count)"),
     503: _problem("Storage unavailable; see Retry-After"),
 }

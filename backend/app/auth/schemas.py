@@ -1,8 +1,10 @@
 """Models of members and API keys."""
 
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import BaseModel
+
+from app.api.fields import DisplayName, RequestModel
 
 Role = Literal["owner", "member"]
 
@@ -17,16 +19,12 @@ class MemberList(BaseModel):
     items: list[Member]
 
 
-class MemberUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class MemberUpdate(RequestModel):
     role: Role = "member"
 
 
-class ApiKeyCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+class ApiKeyCreate(RequestModel):
+    name: DisplayName
 
 
 class ApiKey(BaseModel):

@@ -147,6 +147,14 @@ def source_object(workspace_id: str, task_id: str, filename: str) -> str:
     return f"{SOURCES_PREFIX}{workspace_id}/{task_id}/{filename}"
 
 
+def parse_source_key(key: str) -> tuple[str, str] | None:
+    """(workspace_id, task_id) of a source object's key, or None for any other key."""
+    parts = key.removeprefix(SOURCES_PREFIX).split("/")
+    if not key.startswith(SOURCES_PREFIX) or len(parts) < 3 or not all(parts[:3]):
+        return None
+    return parts[0], parts[1]
+
+
 def workspace_sources(workspace_id: str) -> str:
     """The prefix of every source uploaded to a workspace."""
     return f"{SOURCES_PREFIX}{workspace_id}/"

@@ -6,6 +6,7 @@ Object keys and s3:// paths are built in app.storage.keys.
 import asyncio
 from asyncio import FIRST_COMPLETED
 from collections.abc import AsyncIterator
+from datetime import datetime
 from typing import Any
 
 PART_SIZE = 8 * 1024 * 1024  # S3 wants ≥ 5 MiB for every part but the last
@@ -119,6 +120,50 @@ class ObjectStore:
                 )
                 deleted += len(objects)
         return deleted
+
+    async def list_objects(self, *, prefix: str) -> AsyncIterator[tuple[str, datetime]]:
+        """(key, last modified) of every object under `prefix`, page by page."""
+        paginator = self._client.get_paginator("list_objects_v2")
+        async for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+            for obj in page.get("Contents", []):
+                yield obj["Key"], obj["LastModified"]
+
+    async def list_incomplete_uploads(
+        self, *, prefix: str
+    ) -> AsyncIterator[tuple[str, str, datetime]]:
+        """(key, upload id, initiated) of every multipart upload under `prefix` not completed."""
+        paginator = self._client.get_paginator("list_multipart_uploads")
+        async for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+            for upload in page.get("Uploads", []):
+                yield upload["Key"], upload["UploadId"], upload["Initiated"]
+
+    async def last_part_uploaded(self, *, key: str, upload_id: str) -> datetime | None:
+        """When the newest part of an unfinished upload arrived (None: no part yet)."""
+        latest: datetime | None = None
+        paginator = self._client.get_paginator("list_parts")
+        async for page in paginator.paginate(Bucket=self.bucket, Key=key, UploadId=upload_id):
+            for part in page.get("Parts", []):
+                if latest is None or part["LastModified"] > latest:
+                    latest = part["LastModified"]
+        return latest
+
+    async def abort_upload(self, *, key: str, upload_id: str) -> None:
+        """Abort a multipart upload, dropping its parts (gone already: nothing to do)."""
+        try:
+            await self._client.abort_multipart_upload(
+                Bucket=self.bucket, Key=key, UploadId=upload_id
+            )
+        except self._client.exceptions.ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "NoSuchUpload":
+                raise
+
+    async def delete_keys(self, *, keys: list[str]) -> None:
+        """Delete these objects (at most 1000 per request, as S3 allows)."""
+        for start in range(0, len(keys), 1000):
+            batch = [{"Key": key} for key in keys[start : start + 1000]]
+            await self._client.delete_objects(
+                Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True}
+            )
 
     async def ping(self) -> None:
         await self._client.head_bucket(Bucket=self.bucket)

@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from fastapi import UploadFile
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, Field, StringConstraints, model_validator
 
+from app.api.fields import Identifier, Manifest, Reference, RequestModel, Variables
 from app.functions.schemas import FunctionName
 from app.tasks.models import Task, TaskOptions, TaskStatus, TaskType
 from contract.fields import Autoscaling, Namespace, Resources, SecretName, Tag
@@ -20,7 +21,11 @@ __all__ = ["Autoscaling", "Resources", "StageName", "TaskStatus", "TaskType"]
 WorkspaceId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 OciTag = Tag
 OciRepository = Annotated[
-    str, StringConstraints(pattern=r"^[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*$")
+    str,
+    StringConstraints(
+        max_length=255,
+        pattern=r"^[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*$",
+    ),
 ]
 
 
@@ -106,29 +111,25 @@ class TaskList(BaseModel):
     next_token: str | None = None
 
 
-class ScaffoldOptions(BaseModel):
+class ScaffoldOptions(RequestModel):
     """How the SpinApp is shaped (docs/contract.md, scaffold)."""
 
-    model_config = ConfigDict(extra="forbid")
-
     replicas: int = Field(default=2, ge=1, le=100)
-    executor: Annotated[str, StringConstraints(max_length=63)] = "containerd-shim-spin"
+    executor: Namespace = "containerd-shim-spin"  # a SpinAppExecutor's name: a DNS label
     resources: Resources | None = None
-    variables: dict[str, str] = Field(default_factory=dict)
+    variables: Variables = Field(default_factory=dict)
     image_pull_secrets: list[SecretName] = Field(default_factory=list, max_length=10)
     autoscaling: Autoscaling | None = None
 
 
-class PushRequest(BaseModel):
+class PushRequest(RequestModel):
     """Push a built component: by a completed build's `task_id`, or by its `wasm_path`."""
-
-    model_config = ConfigDict(extra="forbid")
 
     workspace_id: WorkspaceId
     app_name: FunctionName | None = None
-    task_id: str | None = None
-    wasm_path: str | None = None
-    function_id: str | None = None
+    task_id: Identifier | None = None
+    wasm_path: Reference | None = None
+    function_id: Identifier | None = None
     repository: OciRepository | None = None
     tag: OciTag | None = None
 
@@ -150,9 +151,9 @@ class ScaffoldRequest(ScaffoldOptions):
 
     workspace_id: WorkspaceId
     app_name: FunctionName | None = None
-    image_url: Annotated[str, StringConstraints(min_length=1, max_length=512)] | None = None
-    task_id: str | None = None
-    function_id: str | None = None
+    image_url: Annotated[Reference, StringConstraints(max_length=512)] | None = None
+    task_id: Identifier | None = None
+    function_id: Identifier | None = None
 
     @model_validator(mode="after")
     def _one_source(self) -> "ScaffoldRequest":
@@ -173,16 +174,14 @@ class ScaffoldResponse(TaskStatusResponse):
     """The scaffold task (202); its `result.manifest` holds the YAML once completed."""
 
 
-class DeployRequest(BaseModel):
+class DeployRequest(RequestModel):
     """Apply a SpinApp manifest (or a completed scaffold task's manifest) to the cluster."""
-
-    model_config = ConfigDict(extra="forbid")
 
     workspace_id: WorkspaceId
     app_name: FunctionName | None = None
-    manifest: Annotated[str, StringConstraints(min_length=1, max_length=65536)] | None = None
-    task_id: str | None = None
-    function_id: str | None = None
+    manifest: Manifest | None = None
+    task_id: Identifier | None = None
+    function_id: Identifier | None = None
     namespace: Namespace | None = None
 
     @model_validator(mode="after")

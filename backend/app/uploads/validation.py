@@ -8,20 +8,20 @@ stable code and a message that names the offending file or archive entry.
 import codecs
 import os
 import re
-import stat
 import struct
 import unicodedata
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import PurePosixPath
-from typing import BinaryIO, Literal
+from typing import Any, BinaryIO, Literal, TypeVar
 
 from app.errors import InvalidInput, Unprocessable, UnsupportedFileType
 from app.uploads import zip_layout
 from app.uploads.zip_layout import CHUNK_SIZE, LOCAL_HEADER_SIGNATURE, invalid_archive, shown
+from contract import sources
 
+T = TypeVar("T")
 SourceKind = Literal["py", "zip"]
 StrPath = str | os.PathLike[str]
 # A path, or a binary file already open (an upload's spooled file): read from its start.
@@ -50,15 +50,9 @@ def _size_of(fh: BinaryIO) -> int:
 
 MAX_FILENAME_LENGTH = 100
 FALLBACK_FILENAME = "upload"
-NESTED_ARCHIVE_SUFFIXES = frozenset(
-    {".zip", ".tar", ".gz", ".tgz", ".bz2", ".xz", ".zst", ".7z", ".rar", ".jar", ".whl"}
-)
-# Folders and files archivers add on their own; ignored when looking for the single top folder.
-_ARCHIVER_LITTER = frozenset({"__MACOSX", ".DS_Store", "Thumbs.db"})
 _ALLOWED_TYPES = "upload a Python file (.py) or a zip archive (.zip)"
 _UNSAFE_RUN = re.compile(r"[^A-Za-z0-9._-]+")
 _PATH_SEPARATORS = re.compile(r"[/\\]")
-_DRIVE = re.compile(r"^[A-Za-z]:")
 
 
 @dataclass(frozen=True)
@@ -151,10 +145,8 @@ def check_zip(path: Source, *, max_entries: int, max_uncompressed_bytes: int) ->
         infos = _read_infos(fh)
         if not infos:
             raise invalid_archive("The zip archive is empty.")
-        names = [_checked_name(info) for info in infos]
-        _refuse_duplicates(infos, names)
-        for info, name in zip(infos, names, strict=True):
-            _check_entry(info, name)
+        # The rules the build service applies again before it writes a file.
+        entries = _refused_as_input(sources.checked_entries, infos)
         starts, overlap = zip_layout.data_offsets(fh, infos, directory)
         if overlap:
             first, second = overlap
@@ -174,9 +166,17 @@ def check_zip(path: Source, *, max_entries: int, max_uncompressed_bytes: int) ->
                 f"The archive expands to {_size(declared)}, more than the "
                 f"{_size(max_uncompressed_bytes)} allowed (largest entry: {shown(largest)})."
             )
-        app_root = _app_root(infos, names)
+        files = [name for info, name in entries if not info.is_dir()]
+        app_root = _refused_as_input(sources.app_root, files)
         total = _inflate_all(fh, infos, starts, cap=max_uncompressed_bytes)
     return ArchiveSummary(entries=len(infos), uncompressed_bytes=total, app_root=app_root)
+
+
+def _refused_as_input(rule: Callable[[Any], T], value: Any) -> T:
+    try:
+        return rule(value)
+    except sources.SourceRefused as refused:
+        raise InvalidInput(refused.message, code=refused.code) from refused
 
 
 def _read_infos(fh: BinaryIO) -> list[zipfile.ZipInfo]:
@@ -193,80 +193,6 @@ def _read_infos(fh: BinaryIO) -> list[zipfile.ZipInfo]:
     ) as exc:
         # ValueError covers UnicodeDecodeError on names flagged UTF-8 that are not.
         raise invalid_archive("The file is not a readable zip archive.") from exc
-
-
-def _checked_name(info: zipfile.ZipInfo) -> str:
-    """The entry's path with both separators as "/", or UNSAFE_ARCHIVE_PATH."""
-    raw = info.orig_filename
-    if "\x00" in raw:
-        raise _unsafe_path(info, "contains a NUL byte")
-    name = raw.replace("\\", "/")
-    if name.startswith("/") or _DRIVE.match(name):
-        raise _unsafe_path(info, "is an absolute path")
-    parts = name.split("/")
-    if ".." in parts:
-        raise _unsafe_path(info, "climbs out of the archive with '..'")
-    normalised = "/".join(part for part in parts if part not in ("", "."))
-    if not normalised:
-        raise _unsafe_path(info, "has an empty name")
-    return normalised
-
-
-def _refuse_duplicates(infos: list[zipfile.ZipInfo], names: list[str]) -> None:
-    seen: dict[str, zipfile.ZipInfo] = {}
-    for info, name in zip(infos, names, strict=True):
-        # Case-insensitive file systems (and NFC/NFD twins) would make these the same file.
-        key = unicodedata.normalize("NFC", name).casefold()
-        if key in seen:
-            raise _unsafe_path(info, f"duplicates the entry {shown(seen[key])}")
-        seen[key] = info
-
-
-def _check_entry(info: zipfile.ZipInfo, name: str) -> None:
-    mode = info.external_attr >> 16
-    file_type = stat.S_IFMT(mode)
-    if stat.S_ISLNK(mode):
-        raise _unsafe_entry(info, "is a symbolic link")
-    if file_type and file_type not in (stat.S_IFREG, stat.S_IFDIR):
-        raise _unsafe_entry(info, "is a device, pipe or socket")
-    if mode & (stat.S_ISUID | stat.S_ISGID):
-        raise _unsafe_entry(info, "has the setuid or setgid bit set")
-    if info.flag_bits & 0x41:  # bit 0: encrypted, bit 6: strong encryption
-        raise invalid_archive(
-            f"The archive entry {shown(info)} is encrypted; upload an archive without a password."
-        )
-    if info.flag_bits & 0x20:
-        raise invalid_archive(
-            f"The archive entry {shown(info)} uses patched data, a zip feature not supported."
-        )
-    if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
-        raise invalid_archive(
-            f"The archive entry {shown(info)} uses compression method {info.compress_type}; "
-            "only stored and deflate are supported (the default of common zip tools)."
-        )
-    if not info.is_dir() and PurePosixPath(name).suffix.lower() in NESTED_ARCHIVE_SUFFIXES:
-        raise InvalidInput(
-            f"The archive entry {shown(info)} is itself an archive; nested archives are not "
-            "accepted, include the files themselves.",
-            code="UNSAFE_ARCHIVE",
-        )
-
-
-def _app_root(infos: list[zipfile.ZipInfo], names: list[str]) -> str:
-    files = {name for info, name in zip(infos, names, strict=True) if not info.is_dir()}
-    if "app.py" in files:
-        return ""
-    top_level = {name.split("/")[0] for name in names} - _ARCHIVER_LITTER
-    if len(top_level) == 1:
-        (folder,) = top_level
-        if f"{folder}/app.py" in files:
-            return folder
-    found = sorted(name for name in files if PurePosixPath(name).name == "app.py")[:3]
-    hint = f" (found {', '.join(map(repr, found))})" if found else ""
-    raise InvalidInput(
-        f"The archive must contain app.py at its root or inside its single top-level folder{hint}.",
-        code="MISSING_APP_PY",
-    )
 
 
 def _inflate_all(fh: BinaryIO, infos: list[zipfile.ZipInfo], starts: list[int], *, cap: int) -> int:
@@ -290,14 +216,6 @@ def _inflate_all(fh: BinaryIO, infos: list[zipfile.ZipInfo], starts: list[int], 
 
 def _too_large(detail: str) -> InvalidInput:
     return InvalidInput(detail, code="ARCHIVE_TOO_LARGE")
-
-
-def _unsafe_path(info: zipfile.ZipInfo, problem: str) -> InvalidInput:
-    return InvalidInput(f"The archive entry {shown(info)} {problem}.", code="UNSAFE_ARCHIVE_PATH")
-
-
-def _unsafe_entry(info: zipfile.ZipInfo, problem: str) -> InvalidInput:
-    return InvalidInput(f"The archive entry {shown(info)} {problem}.", code="UNSAFE_ARCHIVE_ENTRY")
 
 
 def _size(n: int) -> str:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from app.errors import InvalidInput
+from contract import sources
 
 CHUNK_SIZE = 64 * 1024
 
@@ -188,7 +189,6 @@ def inflate(
 
 
 def shown(info_or_name: zipfile.ZipInfo | str) -> str:
-    """An entry name safe to put in a message: quoted, control characters escaped, bounded."""
+    """An entry name safe to put in a message (contract.sources.shown)."""
     name = info_or_name.orig_filename if isinstance(info_or_name, zipfile.ZipInfo) else info_or_name
-    text = repr(name[:200])
-    return text if len(name) <= 200 else text[:-1] + "…" + text[-1]
+    return sources.shown(name)

@@ -1,34 +1,27 @@
 """Request and response models of workspaces."""
 
-from typing import Annotated
+from pydantic import BaseModel, Field, model_validator
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from app.api.fields import Description, DisplayName, RequestModel, optional_not_null
 
-WorkspaceName = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)
-]
-Description = Annotated[str, StringConstraints(max_length=1000)]
+WorkspaceName = DisplayName
 
 
-class WorkspaceCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class WorkspaceCreate(RequestModel):
     name: WorkspaceName
     description: Description = ""
 
 
-class WorkspaceUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class WorkspaceUpdate(RequestModel):
+    """Give one or both; a field left out stays as it is."""
 
-    name: WorkspaceName | None = None
-    description: Description | None = None
+    name: WorkspaceName = optional_not_null()
+    description: Description = optional_not_null()
 
     @model_validator(mode="after")
     def _something_to_change(self) -> "WorkspaceUpdate":
         if not self.model_fields_set:
             raise ValueError("give at least one of: name, description")
-        if "name" in self.model_fields_set and self.name is None:
-            raise ValueError("name cannot be null")
         return self
 
 

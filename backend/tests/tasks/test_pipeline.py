@@ -8,7 +8,7 @@ import httpx
 
 from app.config import Settings
 from testing.fake_infra import FakeInfraService
-from tests.conftest import create_function, with_overrides
+from tests.conftest import create_function, create_workspace, with_overrides
 from tests.tasks.conftest import HELLO, upload, wait_for_task
 
 
@@ -271,7 +271,7 @@ async def test_a_forgotten_job_is_resubmitted_by_job_key_and_completes(
 
 
 async def test_a_service_that_never_answers_ends_in_timeout(
-    fast_settings: Settings, workspace: dict, fake_infra: FakeInfraService
+    fast_settings: Settings, fake_infra: FakeInfraService
 ) -> None:
     from tests.tasks.conftest import running_backend
 
@@ -279,20 +279,24 @@ async def test_a_service_that_never_answers_ends_in_timeout(
     settings = with_overrides(
         fast_settings, **{"infra_request_timeout_seconds": 0.3, "poll_max_attempts": 3}
     )
+    # Only this backend runs (no `workspace`/`api` fixture): a second poller with the default
+    # test budget would share the table and could claim the task.
     async with running_backend(settings) as api:
+        workspace = await create_workspace(api)
         task = await wait_for_task(api, (await upload(api, workspace["id"])).json()["task_id"])
     assert task["status"] == "failed"
     assert task["error_code"] == "TIMEOUT"
 
 
 async def test_a_stage_that_never_finishes_ends_in_timeout(
-    fast_settings: Settings, workspace: dict, fake_infra: FakeInfraService
+    fast_settings: Settings, fake_infra: FakeInfraService
 ) -> None:
     from tests.tasks.conftest import running_backend
 
     fake_infra.succeed_after("build", polls=10_000)
     settings = with_overrides(fast_settings, **{"poll_max_attempts": 4})
-    async with running_backend(settings) as api:
+    async with running_backend(settings) as api:  # the only backend, as above
+        workspace = await create_workspace(api)
         task = await wait_for_task(api, (await upload(api, workspace["id"])).json()["task_id"])
     assert task["status"] == "failed"
     assert task["error_code"] == "TIMEOUT"
