@@ -1,17 +1,19 @@
-"""moto's S3 and ECR as a server whose state survives a restart: snapshots to one file.
+"""moto's S3 and ECR as a server whose state survives a restart: snapshots on disk.
 
     python -m testing.moto_durable --port 4566 --snapshot .data/moto/snapshot.pickle
 
 moto keeps everything in memory and has no persistence API, so this process runs moto's server
 in-process and pickles its S3 and ECR backends: a few seconds after the last change, and on
-SIGTERM/SIGINT. The file is replaced atomically (a temporary file, fsync, rename), and loaded at
-start. A snapshot that cannot be loaded (damaged, or written by another moto version) means an
-empty S3 and ECR, said plainly in the log; the file is kept aside as `<name>.bad`.
+SIGTERM/SIGINT. Object bodies go to files of their own beside the snapshot (`objects/`, each
+written once, when the snapshot first sees it), so a snapshot holds metadata only and stays
+small however many 40 MB components the store holds. The snapshot file is replaced atomically
+(a temporary file, fsync, rename) and loaded at start. A snapshot that cannot be loaded
+(damaged, a body missing, or written by another moto version) means an empty S3 and ECR, said
+plainly in the log; the file is kept aside as `<name>.bad`.
 
-This leans on moto internals (the backends' object graph), hence the pinned moto. Requests
-share a gate that a snapshot takes alone, so a snapshot never sees half a request. What a
-`kill -9` loses: the changes of the last `--interval` seconds. The snapshot holds every object
-in memory while it is written: fine for a local stack, not for gigabytes.
+This leans on moto internals (the backends' object graph, S3's FakeKey), hence the pinned moto.
+Requests share a gate that a snapshot takes alone, so a snapshot never sees half a request.
+What a `kill -9` loses: the changes of the last `--interval` seconds.
 """
 
 import argparse
@@ -20,9 +22,12 @@ import json
 import logging
 import os
 import pickle
+import shutil
 import signal
+import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -30,24 +35,74 @@ from typing import Any
 import moto
 from moto.backends import get_backend
 from moto.moto_server.werkzeug_app import MotoRequestHandler
+from moto.s3.models import FakeKey
 from moto.server import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import make_server
 
 log = logging.getLogger("moto-durable")
 
 SERVICES = ("s3", "ecr")
-FORMAT = 1
+FORMAT = 2
 STATUS_PATH = "/_stack/snapshot"
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 _LOCK_TYPES = {type(threading.Lock()): threading.Lock, type(threading.RLock()): threading.RLock}
 
 
+_BODY_ATTRIBUTE = "_durable_body"  # the file name of a FakeKey's body, kept on the key
+_CHUNK = 1 << 20
+
+
+def _restore_key(cls: type, state: dict[str, Any], bodies: str) -> FakeKey:
+    """A FakeKey from its pickled attributes and its body file (streamed, never all in memory)."""
+    key = cls.__new__(cls)
+    key.__dict__.update(state)
+    key.lock = threading.Lock()
+    key._value_buffer = tempfile.SpooledTemporaryFile(max_size=key._max_buffer_size)  # noqa: SIM115 (the key owns it)
+    if state[_BODY_ATTRIBUTE] is not None:
+        with (Path(bodies) / state[_BODY_ATTRIBUTE]).open("rb") as body:
+            shutil.copyfileobj(body, key._value_buffer, _CHUNK)
+    return key
+
+
 class _Pickler(pickle.Pickler):
-    # moto's backends hold a few thread locks; a restored backend gets fresh ones.
+    """Pickles moto's state; S3 object bodies become files in `bodies`, named on the key."""
+
+    def __init__(self, file: io.BytesIO, bodies: Path) -> None:
+        super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
+        self.bodies = bodies
+        self.bodies_seen: set[str] = set()
+
     def reducer_override(self, obj: Any) -> Any:
+        if isinstance(obj, FakeKey):
+            return self._reduce_key(obj)
+        # moto's backends hold a few thread locks; a restored backend gets fresh ones.
         factory = _LOCK_TYPES.get(type(obj))
         return (factory, ()) if factory else NotImplemented
+
+    def _reduce_key(self, key: FakeKey) -> Any:
+        # A FakeKey's body never changes once it is made (moto writes it in __init__ only), so
+        # its file is written once, the first time a snapshot meets the key.
+        state = {k: v for k, v in key.__dict__.items() if k not in ("lock", "_value_buffer")}
+        if key._value_buffer.closed:
+            # moto closes the body of a key it has let go of (a completed upload's parts) and
+            # may still reference the key: it comes back empty, as moto's own pickling does.
+            state[_BODY_ATTRIBUTE] = None
+            return (_restore_key, (type(key), state, str(self.bodies)))
+        name = key.__dict__.get(_BODY_ATTRIBUTE)
+        if name is None:
+            name = state[_BODY_ATTRIBUTE] = key.__dict__[_BODY_ATTRIBUTE] = uuid.uuid4().hex
+        path = self.bodies / name
+        if not path.exists():
+            temporary = path.with_name(f".{name}.tmp")
+            with key.lock, temporary.open("wb") as file:
+                key._value_buffer.seek(0)
+                shutil.copyfileobj(key._value_buffer, file, _CHUNK)
+                file.flush()
+                os.fsync(file.fileno())
+            os.replace(temporary, path)
+        self.bodies_seen.add(name)
+        return (_restore_key, (type(key), state, str(self.bodies)))
 
 
 class Gate:
@@ -80,22 +135,44 @@ class Gate:
             self._condition.notify_all()
 
 
-def _state() -> dict[str, dict[str, dict[str, Any]]]:
-    return {
-        service: {
-            account: dict(regions.items()) for account, regions in get_backend(service).items()
+# What every BackendDict has; anything else on one (S3's bucket → account map) is state.
+_BACKEND_DICT_BASICS = frozenset(
+    {"backend", "service_name", "_use_boto3_regions", "_additional_regions", "_id"}
+)
+
+
+def _state() -> dict[str, Any]:
+    state: dict[str, Any] = {}
+    for service in SERVICES:
+        backends = get_backend(service)
+        state[service] = {
+            "accounts": {account: dict(regions.items()) for account, regions in backends.items()},
+            "attributes": {
+                name: value
+                for name, value in vars(backends).items()
+                if name not in _BACKEND_DICT_BASICS
+            },
         }
-        for service in SERVICES
-    }
+    return state
 
 
-def _summary(state: dict[str, dict[str, dict[str, Any]]]) -> str:
+def _install(state: dict[str, Any]) -> None:
+    for service, saved in state.items():
+        backends = get_backend(service)
+        for account, regions in saved["accounts"].items():
+            for region, backend in regions.items():
+                dict.__setitem__(backends[account], region, backend)
+        for name, value in saved["attributes"].items():
+            setattr(backends, name, value)
+
+
+def _summary(state: dict[str, Any]) -> str:
     buckets = objects = repositories = 0
-    for regions in state.get("s3", {}).values():
+    for regions in state["s3"]["accounts"].values():
         for backend in regions.values():
             buckets += len(backend.buckets)
             objects += sum(len(bucket.keys) for bucket in backend.buckets.values())
-    for regions in state.get("ecr", {}).values():
+    for regions in state["ecr"]["accounts"].values():
         for backend in regions.values():
             repositories += len(backend.repositories)
     return f"{buckets} buckets, {objects} objects, {repositories} ECR repositories"
@@ -122,6 +199,7 @@ class Snapshots:
 
     def __init__(self, path: Path, gate: Gate) -> None:
         self.path = path
+        self.bodies = path.with_name("objects")
         self._gate = gate
         self._save_lock = threading.Lock()
         self._changes = 0  # requests that may have changed something, ever
@@ -143,18 +221,14 @@ class Snapshots:
             return
         try:
             with self.path.open("rb") as file:
-                snapshot = pickle.load(file)
-            if snapshot.get("format") != FORMAT or snapshot.get("moto") != moto.__version__:
-                raise ValueError(
-                    f"written by moto {snapshot.get('moto')} (format {snapshot.get('format')}); "
-                    f"this is moto {moto.__version__}"
-                )
-            state = snapshot["state"]
-            for service, accounts in state.items():
-                backends = get_backend(service)
-                for account, regions in accounts.items():
-                    for region, backend in regions.items():
-                        dict.__setitem__(backends[account], region, backend)
+                header = pickle.load(file)
+                if header.get("format") != FORMAT or header.get("moto") != moto.__version__:
+                    raise ValueError(
+                        f"written by moto {header.get('moto')} (format {header.get('format')}); "
+                        f"this is moto {moto.__version__}"
+                    )
+                state = pickle.load(file)
+            _install(state)
         except Exception as exc:  # any damage at all means the same: an empty start
             bad = self.path.with_name(self.path.name + ".bad")
             os.replace(self.path, bad)
@@ -171,7 +245,7 @@ class Snapshots:
             "restored S3 and ECR from %s (%s; written %s)",
             self.path,
             _summary(state),
-            snapshot.get("written_at"),
+            header.get("written_at"),
         )
 
     def save(self) -> None:
@@ -179,21 +253,28 @@ class Snapshots:
         with self._save_lock:
             buffer = io.BytesIO()
             started = time.monotonic()
+            self.bodies.mkdir(parents=True, exist_ok=True)
+            header = {
+                "format": FORMAT,
+                "moto": moto.__version__,
+                "written_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            }
+            pickle.dump(header, buffer, protocol=pickle.HIGHEST_PROTOCOL)
+            pickler = _Pickler(buffer, self.bodies)
             self._gate.enter_snapshot()
             try:
                 changes = self._changes
                 state = _state()
-                header = {
-                    "format": FORMAT,
-                    "moto": moto.__version__,
-                    "written_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                }
-                _Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(header | {"state": state})
+                pickler.dump(state)
                 summary = _summary(state)
             finally:
                 self._gate.leave_snapshot()
             write_atomically(self.path, buffer.getvalue())
             self._saved_changes = changes
+            # Only now that the new snapshot is in place: bodies it no longer names can go.
+            for body in self.bodies.iterdir():
+                if body.name not in pickler.bodies_seen:
+                    body.unlink()
             self.saved_at = time.time()
             log.debug(
                 "snapshot written: %s, %.1f MB in %.0f ms",
