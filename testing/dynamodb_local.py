@@ -32,11 +32,13 @@ class DynamoDBLocalMissing(RuntimeError):
     """The emulator is not installed; `make dynamodb-local` installs it."""
 
 
-def command(port: int, data_dir: Path | None, *, quick_start: bool = False) -> list[str]:
+def command(
+    port: int, data_dir: Path | None, *, quick_start: bool = False, count_requests: bool = False
+) -> list[str]:
     """The java command line serving DynamoDB Local on 127.0.0.1:`port` (in memory if no dir).
 
     `quick_start` (the tests) trades peak speed for a start about a second shorter: the JIT's
-    first tier only.
+    first tier only. `count_requests` (the benchmarks) serves counts by operation at /_counts.
     """
     if not (HOME / "launcher" / f"{LAUNCHER}.class").is_file():
         raise DynamoDBLocalMissing(
@@ -63,6 +65,7 @@ def command(port: int, data_dir: Path | None, *, quick_start: bool = False) -> l
         LAUNCHER,
         str(port),
         str(data_dir) if data_dir is not None else IN_MEMORY,
+        *(["--count-requests"] if count_requests else []),
     ]
 
 
