@@ -19,7 +19,8 @@ log = logging.getLogger(__name__)
 # While the table stays missing (outside development), a reminder this often, not every tick.
 REMINDER_SECONDS = 300.0
 
-_said_at: dict[str, float] = {}
+# Keyed by (the poller's settings object, what was said): one process may run several apps.
+_said_at: dict[tuple[int, str], float] = {}
 
 
 def is_missing_table(exc: BaseException) -> bool:
@@ -34,7 +35,7 @@ def is_missing_table(exc: BaseException) -> bool:
     return False
 
 
-def _say_once(key: str, level: int, message: str, *args: object) -> None:
+def _say_once(key: tuple[int, str], level: int, message: str, *args: object) -> None:
     now = time.monotonic()
     if now - _said_at.get(key, -math.inf) >= REMINDER_SECONDS:
         _said_at[key] = now
@@ -49,7 +50,7 @@ async def absorb_missing_table(exc: BaseException, settings: Settings) -> bool:
     where = settings.dynamodb_endpoint or "AWS"
     if settings.app_env is not Environment.development:
         _say_once(
-            table,
+            (id(settings), table),
             logging.ERROR,
             "DynamoDB table %s does not exist at %s; the pollers wait for it "
             "(on AWS the CloudFormation stack owns it; locally `python -m app.bootstrap`)",
@@ -66,7 +67,7 @@ async def absorb_missing_table(exc: BaseException, settings: Settings) -> bool:
         created = await asyncio.to_thread(ensure_table, settings)
     except Exception as create_error:
         _say_once(
-            f"{table}:create",
+            (id(settings), f"{table}:create"),
             logging.ERROR,
             "could not re-create table %s: %s",
             table,
