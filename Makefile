@@ -44,6 +44,7 @@ system-deps:
 	command -v shellcheck >/dev/null || missing="$$missing shellcheck"; \
 	command -v javac >/dev/null || missing="$$missing openjdk-17-jdk-headless"; \
 	command -v npm >/dev/null || missing="$$missing npm"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing Debian packages:$$missing"; \
 		$(SUDO) apt-get update -qq && \
@@ -52,10 +53,11 @@ system-deps:
 
 venv: $(STAMP)
 
-$(STAMP): requirements-dev.txt backend/requirements.txt infra/requirements.txt
+$(STAMP): requirements-dev.txt backend/requirements.txt infra/requirements.txt faas_cli/requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
+	PYTHONWARNINGS=ignore $(PY) -m pip install --quiet --no-deps -e .  # `faas` (faas_cli/)
 	touch $(STAMP)
 
 # --- The local stack's state and its DynamoDB emulator ----------------------------------
@@ -74,3 +76,21 @@ clean-data:
 
 clean:
 	rm -rf $(VENV) .data .tools .pytest_cache .ruff_cache
+
+# --- The web console (console/: Vite + TypeScript), built into the backend's static folder ---
+# Rebuilt when missing or older than its sources; `make run` and the tests need it.
+CONSOLE_OUT := backend/app/console/static/index.html
+CONSOLE_INPUTS := $(shell find console/src -type f 2>/dev/null) console/index.html \
+	console/package.json console/vite.config.ts console/tsconfig.json
+.PHONY: console clean-console
+run test test-fast: console
+clean: clean-console
+console: $(CONSOLE_OUT)
+clean-console:
+	rm -rf console/node_modules backend/app/console/static
+console/node_modules/.package-lock.json: console/package-lock.json
+	@command -v npm >/dev/null || { echo "the console needs Node.js >= 20.19 with npm"; exit 1; }
+	cd console && npm ci --no-audit --no-fund --loglevel=error
+$(CONSOLE_OUT): $(CONSOLE_INPUTS) console/node_modules/.package-lock.json
+	cd console && npm run --silent build
+	touch $@

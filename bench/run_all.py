@@ -18,10 +18,11 @@ import harness
 import pipeline
 import polling
 import real_build
+import runtime_host
 import scale
 import upload
 
-BENCHMARKS = [polling, upload, pipeline, scale, real_build]
+BENCHMARKS = [polling, upload, pipeline, scale, real_build, runtime_host]
 RESULTS = Path(__file__).resolve().parent / "results.md"
 
 

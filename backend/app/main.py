@@ -15,6 +15,7 @@ from app.auth.middleware import AuthenticationMiddleware
 from app.auth.router import router as access_router
 from app.aws import open_aws_clients
 from app.config import Environment, Settings, get_settings
+from app.console import mount_console
 from app.container import Container, infra_http_client
 from app.errors import install_error_handlers
 from app.functions.router import router as functions_router
@@ -75,6 +76,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(functions_router)
     app.include_router(tasks_router)
     app.include_router(access_router)
+    mount_console(app)
     return app
 
 

@@ -1,0 +1,1 @@
+"""The `faas` subcommands, one module per area; each command opens a Session."""
