@@ -176,7 +176,7 @@ def run(*, quick: bool = False, profile: bool = False) -> Section:
         }
         with running_aws() as aws:
             env = backend_env(
-                aws.url,
+                aws,
                 pollers_enabled=False,
                 max_upload_bytes=256 * MIB,
                 max_archive_uncompressed_bytes=512 * MIB,
