@@ -261,7 +261,8 @@ def run(*, quick: bool = False, profile: bool = False) -> Section:
             ", ".join(f"{process} {ms:.2f}" for process, ms in cpu.items()),
         )
     section.note(
-        f"Emulation: DynamoDB Local 3.3.0 (data on disk). {CONCURRENCY} concurrent workers in "
+        "Emulation: DynamoDB Local 3.3.0 (its SQLite file on tmpfs, see harness.running_aws). "
+        f"{CONCURRENCY} concurrent workers in "
         "one asyncio process, each with a minimal keep-alive HTTP/1.1 connection to the backend "
         "and one to the floor (one aioboto3 client for the raw reads, the backend's client "
         f"config); {rounds} rounds x {seconds:.0f} s per phase, phases interleaved; medians over "

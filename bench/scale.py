@@ -282,7 +282,8 @@ def run(*, quick: bool = False, profile: bool = False) -> Section:
             "flat (≈ 1x)",
         )
     section.note(
-        "Emulation: DynamoDB Local 3.3.0 (AWS's emulator, SQLite on disk, as `make run`); S3 on "
+        "Emulation: DynamoDB Local 3.3.0 (AWS's emulator; its SQLite file on tmpfs, see "
+        "harness.running_aws); S3 on "
         "moto. Until this wave these figures came from moto's DynamoDB (1,000 tasks, two "
         "processes: 3 tasks/s, ~370 ms of moto CPU per task, growing with the table, and the "
         "uploads had to be serialised and retried around moto's races): no request is "
