@@ -71,7 +71,7 @@ $(DYNAMODB_LOCAL): scripts/dynamodb_local/LoopbackDynamoDBLocal.java scripts/dyn
 	scripts/dynamodb_local/install.sh
 
 # Wipes what `make run` keeps between runs (DynamoDB, S3/ECR snapshot, registry blobs, logs).
-clean-data:
+clean-data: venv
 	$(PY) scripts/run_stack.py --clean-data
 
 clean:
