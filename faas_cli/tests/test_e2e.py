@@ -17,8 +17,8 @@ import pytest
 
 from app.bootstrap import ensure_resources
 from faas_cli.tests.conftest import Cli, faas_command, serving, subprocess_env
-from testing.infra_service import running_infra_service, running_registry
 from testing.dynamodb_local import reset_shared_dynamodb_local
+from testing.infra_service import running_infra_service, running_registry
 from testing.moto import reset_moto
 from tests.conftest import make_settings
 
