@@ -2,7 +2,8 @@
 
 The backend's infrastructure services are a fake in this process (a real build is slow; see
 stack_tests/support.py); DynamoDB Local, moto, the registry, the real infrastructure service and
-the backend are the stack's own processes, under its supervisor.
+the backend are the stack's own processes, under its supervisor. The last test (also `e2e`)
+builds and pushes for real through the stack's own infrastructure service, -9'd mid-build.
 """
 
 import os
@@ -241,3 +242,44 @@ def test_clean_data_refuses_while_the_stack_runs_and_wipes_it_once_stopped(
     stack.start()
     stack.wait_ready()
     assert httpx.get(f"{stack.backend}/api/workspaces").json()["items"] == []
+
+
+@pytest.mark.e2e
+def test_a_real_build_whose_infra_service_is_killed_mid_build_still_completes_and_pushes(
+    tmp_path: Path,
+) -> None:
+    """The stack's own infrastructure service, building for real (componentize-py), -9'd."""
+    stack = LocalStack(tmp_path / "data", INFRA_SERVICE_TOKEN=TOKEN)
+    stack.start()
+    try:
+        api = stack.backend
+        workspace = httpx.post(f"{api}/api/workspaces", json={"name": "real"}, timeout=10).json()
+        response = httpx.post(
+            f"{api}/api/v1/build-and-push",
+            data={"workspace_id": workspace["id"], "app_name": "real"},
+            files={"file": ("app.py", SOURCE)},
+            timeout=30,
+        )
+        assert response.status_code == 202, response.text
+        task_id = response.json()["task_id"]
+        wait_for_task(stack, task_id, "job", timeout=120)
+        mark = len(stack.log_text())
+        os.kill(stack.pids()["infra service"], signal.SIGKILL)  # the build dies with it
+        stack.wait_for_line("infra service is back", timeout=90, after=mark)
+        # The restarted service knows no job: the backend resubmits by job_key.
+        task = wait_for_task(stack, task_id, "terminal", timeout=600)
+        assert task["status"] == "completed", task
+        bucket, key = _split(task["result"]["wasm_path"])
+        assert stack.s3().get_object(Bucket=bucket, Key=key)["Body"].read(4) == b"\0asm"
+        image = task["result"]["image_url"]
+        registry, _, rest = image.partition("/")
+        repository, _, digest = rest.partition("@")
+        manifest = httpx.get(
+            f"http://{registry}/v2/{repository}/manifests/{digest}",
+            headers={"Accept": "application/vnd.oci.image.manifest.v1+json"},
+        )
+        assert manifest.status_code == 200
+    finally:
+        if stack.process is not None:
+            stack.stop()
+        stack.kill_everything()
