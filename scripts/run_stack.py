@@ -257,9 +257,10 @@ def environment() -> dict[str, str]:
         "INFRA_REGISTRY_INSECURE": "true",
         "INFRA_PORT": str(INFRA_PORT),
         "INFRA_HOST": "127.0.0.1",
-        # The local Spin runtime inside the infrastructure service: its gateway and its state.
+        # The local deploy target: functions answer on the gateway; apps survive restarts.
         "INFRA_GATEWAY_PORT": str(GATEWAY_PORT),
         "INFRA_RUNTIME_DIR": str(DATA / "runtime"),
+        "PYTHONPATH": os.pathsep.join([str(ROOT / "infra"), str(ROOT)]),  # contract/ too
     }
     for name in ("BUILD", "PUSH", "SCAFFOLD", "DEPLOY"):
         # Overridable, e.g. to point the backend at a fake of the services.
@@ -350,7 +351,7 @@ def banner() -> str:
         f"{DATA}):\n"
         f"  backend API        http://127.0.0.1:{BACKEND_PORT}   (docs: /docs, /redoc)\n"
         f"  infra service      http://127.0.0.1:{INFRA_PORT}   (token: {TOKEN})\n"
-        f"  function gateway   http://127.0.0.1:{GATEWAY_PORT}   (deployed functions)\n"
+        f"  functions          http://127.0.0.1:{GATEWAY_PORT}/<namespace>/<name>/\n"
         f"  OCI registry       http://127.0.0.1:{REGISTRY_PORT}/v2/\n"
         f"  DynamoDB Local     http://127.0.0.1:{DYNAMODB_PORT}\n"
         f"  S3 and ECR (moto)  http://127.0.0.1:{MOTO_PORT}\n"

@@ -163,7 +163,14 @@ def test_nothing_of_the_stack_listens_beyond_loopback(stack: LocalStack) -> None
     assert stack.process is not None
     sockets = listening_sockets(descendants(stack.process.pid))
     ports = {port for _, _, port in sockets}
-    for name in ("BACKEND_PORT", "INFRA_PORT", "REGISTRY_PORT", "MOTO_PORT", "DYNAMODB_PORT"):
+    for name in (
+        "BACKEND_PORT",
+        "INFRA_PORT",
+        "INFRA_GATEWAY_PORT",
+        "REGISTRY_PORT",
+        "MOTO_PORT",
+        "DYNAMODB_PORT",
+    ):
         assert stack.ports[name] in ports, f"nothing of the stack listens on {name}"
     beyond = [
         (pid, str(address), port) for pid, address, port in sockets if not is_loopback(address)

@@ -126,6 +126,8 @@ def infra_environment(
         "INFRA_AWS_REGION": FAKE_CREDENTIALS["AWS_DEFAULT_REGION"],
         "INFRA_AWS_ACCESS_KEY_ID": FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
         "INFRA_AWS_SECRET_ACCESS_KEY": FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        # The local deploy target's gateway (the endpoints of deployed functions).
+        "INFRA_GATEWAY_PORT": str(free_port()),
     }
     if registry is not None:
         env |= {"INFRA_REGISTRY_URL": registry.host, "INFRA_REGISTRY_INSECURE": "true"}

@@ -91,6 +91,35 @@ class Settings(BaseSettings):
     deploy_poll_seconds: float = Field(default=2.0, gt=0)
     deploy_request_timeout_seconds: float = Field(default=10.0, gt=0)
     endpoint_template: str = "http://{name}.{namespace}.svc.cluster.local"
+    # Where deploys go: a cluster running SpinKube, or the local runtime (runtime/). Unset: the
+    # cluster when one is configured (a kubeconfig, or running in a pod), else local.
+    deploy_target: Literal["local", "kubernetes"] | None = None
+    kubernetes_service_host: str | None = Field(
+        None, validation_alias=AliasChoices("KUBERNETES_SERVICE_HOST")
+    )
+
+    # The local runtime: desired state, verified components, compiled cache, kv data, logs.
+    runtime_dir: Path | None = None  # default: <scratch_dir>/runtime
+    gateway_host: str = "127.0.0.1"
+    gateway_port: int = Field(default=8002, ge=0, le=65535)  # 0: any free port (tests)
+    # The command that runs one component host; `serve`/`once` and options are appended.
+    runtime_host_command: list[str] = Field(default_factory=list)  # default: this Python's host
+    runtime_timeout_ms: int = Field(default=30_000, ge=10, le=900_000)  # per request
+    runtime_memory_bytes: int = Field(default=256 * MIB, ge=16 * MIB)  # per instance
+    runtime_max_request_bytes: int = Field(default=10 * MIB, ge=1024)
+    runtime_max_response_bytes: int = Field(default=10 * MIB, ge=1024)
+    runtime_concurrency: int = Field(default=8, ge=1, le=256)  # requests at once per replica
+    runtime_max_apps: int = Field(default=20, ge=1)
+    runtime_max_replicas: int = Field(default=16, ge=1)  # host processes on this machine
+    runtime_max_component_bytes: int = Field(default=256 * MIB, ge=1024)
+    runtime_log_max_bytes: int = Field(default=2 * MIB, ge=64 * 1024)  # kept per app, on disk
+    runtime_drain_seconds: float = Field(default=30.0, gt=0)  # in-flight requests of old replicas
+    runtime_health_interval_seconds: float = Field(default=5.0, gt=0)
+    runtime_restart_backoff_seconds: float = Field(default=0.5, gt=0)
+    runtime_restart_backoff_max_seconds: float = Field(default=30.0, gt=0)
+    gateway_wait_ready_seconds: float = Field(default=5.0, ge=0)  # a request waits for a replica
+    runtime_test_concurrency: int = Field(default=2, ge=1, le=16)
+    runtime_test_load_timeout_seconds: float = Field(default=120.0, gt=0)  # compile on a miss
 
     # Job queues: how many jobs of each kind run at once, and how many may wait.
     push_concurrency: int = Field(default=2, ge=1, le=16)
@@ -126,6 +155,17 @@ class Settings(BaseSettings):
         """The registry's base URL (https unless the registry is marked insecure)."""
         scheme = "http" if self.registry_insecure else "https"
         return f"{scheme}://{self.registry_url.rstrip('/')}"
+
+    @property
+    def deploy_target_name(self) -> Literal["local", "kubernetes"]:
+        """The deploy target in force (INFRA_DEPLOY_TARGET, else what is configured)."""
+        if self.deploy_target is not None:
+            return self.deploy_target
+        return "kubernetes" if self.kubeconfig or self.kubernetes_service_host else "local"
+
+    @property
+    def runtime_root(self) -> Path:
+        return self.runtime_dir or self.scratch_dir / "runtime"
 
     @property
     def registry_uses_ecr(self) -> bool:

@@ -1,55 +1,62 @@
-"""The deploy job: server-side apply of the SpinApp (and its HPA), then wait until it is ready.
+"""Deploy targets: SpinKube on a cluster, or the local runtime; `create_target` picks one.
 
+Kubernetes: server-side apply of the SpinApp (and its HPA), then wait until it is ready.
 "Deployed" means `status.readyReplicas ≥ 1` (SPEC §4). A SpinApp that does not get there
 within the deadline fails with the cluster's own reason: its conditions and the latest
-warning events of the app's Deployment, ReplicaSets and pods.
+warning events of the app's Deployment, ReplicaSets and pods. Undeploy deletes the SpinApp
+and its HPA; runtime logs are the logs of the pods SpinKube labels with the app's name.
 """
 
 import asyncio
+import contextlib
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar
 
-import yaml
-
+from contract.runtime import DeploymentState, RuntimeLogEntry, RuntimeLogPage, UndeployResult
 from infra_service.config import Settings
-from infra_service.errors import InvalidRequest
+from infra_service.errors import DependencyFailed, DeploymentNotFound
 from infra_service.jobs import Job, JobFailure
 from infra_service.kube import KINDS, Kube, connect
+from infra_service.manifest import SPINAPP, parse_manifest
+from infra_service.runtime.logs import normalise_time, parse_time, stamp
+from infra_service.runtime.store import AppKey
+from infra_service.runtime.target import LocalTarget
 
-SPINAPP = ("core.spinkube.dev/v1alpha1", "SpinApp")
-
-
-def parse_manifest(text: str, *, namespace: str) -> list[dict[str, Any]]:
-    """The documents to apply, SpinApp first; only the kinds the scaffold step writes."""
-    try:
-        documents = [doc for doc in yaml.safe_load_all(text) if doc]
-    except yaml.YAMLError as exc:
-        raise InvalidRequest(f"manifest is not valid YAML: {exc}") from exc
-    for doc in documents:
-        if not isinstance(doc, dict) or (doc.get("apiVersion"), doc.get("kind")) not in KINDS:
-            kind = doc.get("kind") if isinstance(doc, dict) else type(doc).__name__
-            raise InvalidRequest(
-                f"manifest may hold a SpinApp ({SPINAPP[0]}) and a HorizontalPodAutoscaler "
-                f"(autoscaling/v2) only, not {kind!r}."
-            )
-        metadata = doc.get("metadata")
-        if not isinstance(metadata, dict) or not isinstance(metadata.get("name"), str):
-            raise InvalidRequest(f"manifest: a {doc['kind']} has no metadata.name.")
-        if metadata.get("namespace", namespace) != namespace:
-            raise InvalidRequest(
-                f"manifest: {doc['kind']} {metadata['name']} names namespace "
-                f"{metadata['namespace']!r}, but the deploy targets {namespace!r}."
-            )
-        metadata["namespace"] = namespace
-    apps = [doc for doc in documents if (doc["apiVersion"], doc["kind"]) == SPINAPP]
-    if len(apps) != 1:
-        raise InvalidRequest(f"manifest must hold exactly one SpinApp, found {len(apps)}.")
-    return apps + [doc for doc in documents if doc is not apps[0]]
+HPA = ("autoscaling/v2", "HorizontalPodAutoscaler")
+POD_LOG_BYTES = 1024 * 1024  # read per pod and call
+T = TypeVar("T")
 
 
-class Deployer:
+class DeployTarget(Protocol):
+    """What the deploy service does with apps, wherever they run."""
+
+    name: str
+
+    async def start(self) -> None: ...
+    async def stop(self) -> None: ...
+    def check(self, request: dict[str, Any]) -> None: ...
+    async def run(self, job: Job) -> dict[str, Any]: ...
+    async def state(self, key: AppKey) -> DeploymentState: ...
+    async def undeploy(self, key: AppKey) -> UndeployResult: ...
+    async def logs(
+        self, key: AppKey, *, since: str | None, limit: int, tail: int | None
+    ) -> RuntimeLogPage: ...
+
+
+class KubernetesTarget:
+    """SpinApps on the configured cluster."""
+
+    name = "kubernetes"
+
     def __init__(self, *, settings: Settings) -> None:
         self._settings = settings
+
+    async def start(self) -> None:
+        """Nothing to start: every call connects with the current kubeconfig."""
+
+    async def stop(self) -> None:
+        """Nothing runs here between calls."""
 
     def check(self, request: dict[str, Any]) -> None:
         parse_manifest(request["manifest"], namespace=request["namespace"])
@@ -60,12 +67,7 @@ class Deployer:
         documents = parse_manifest(job.request["manifest"], namespace=namespace)
         name = documents[0]["metadata"]["name"]
         settings = self._settings
-        kube = await asyncio.to_thread(
-            connect,
-            kubeconfig=settings.kubeconfig,
-            context=settings.kube_context,
-            timeout=settings.deploy_request_timeout_seconds,
-        )
+        kube = await self._connect()
         try:
             for doc in documents:
                 resource = KINDS[(doc["apiVersion"], doc["kind"])]
@@ -79,9 +81,91 @@ class Deployer:
             "namespace": namespace,
             "name": name,
             "ready_replicas": ready,
-            "endpoint": settings.endpoint_template.format(name=name, namespace=namespace),
+            "endpoint": self._endpoint(namespace, name),
             "applied": [doc["kind"] for doc in documents],
         }
+
+    async def state(self, key: AppKey) -> DeploymentState:
+        app = await self._call(lambda kube: kube.find(KINDS[SPINAPP], key.namespace, key.name))
+        if app is None:
+            raise DeploymentNotFound(f"No SpinApp {key} in the cluster.")
+        spec, status = app.get("spec") or {}, app.get("status") or {}
+        metadata = app.get("metadata") or {}
+        stamps = [f.get("time") for f in metadata.get("managedFields") or [] if f.get("time")]
+        return DeploymentState(
+            namespace=key.namespace,
+            name=key.name,
+            target="kubernetes",
+            image=spec.get("image"),
+            replicas=int(spec.get("replicas") or 0),
+            ready_replicas=int(status.get("readyReplicas") or 0),
+            endpoint=self._endpoint(key.namespace, key.name),
+            updated_at=max(stamps, default=metadata.get("creationTimestamp")),
+        )
+
+    async def undeploy(self, key: AppKey) -> UndeployResult:
+        """Delete the SpinApp (the operator's Deployment and Service go with it) and its HPA."""
+
+        def delete(kube: Kube) -> bool:
+            existed = kube.delete(KINDS[SPINAPP], key.namespace, key.name)
+            kube.delete(KINDS[HPA], key.namespace, f"{key.name}-autoscaler")
+            return existed
+
+        deleted = await self._call(delete)
+        return UndeployResult(namespace=key.namespace, name=key.name, deleted=deleted)
+
+    async def logs(
+        self, key: AppKey, *, since: str | None, limit: int, tail: int | None
+    ) -> RuntimeLogPage:
+        """The app's pods' log lines (stdout and stderr, which the kubelet does not tell apart)."""
+        query = [("timestamps", "true"), ("limitBytes", str(POD_LOG_BYTES))]
+        if since:  # the API takes whole seconds: read from there, cut exactly below
+            query.append(("sinceTime", stamp(parse_time(since)).split(".")[0] + "Z"))
+        if tail:
+            query.append(("tailLines", str(tail)))
+
+        def read(kube: Kube) -> list[RuntimeLogEntry] | None:
+            if kube.find(KINDS[SPINAPP], key.namespace, key.name) is None:
+                return None
+            entries = []
+            for pod in kube.app_pods(key.namespace, key.name):
+                pod_name = (pod.get("metadata") or {}).get("name", "")
+                with contextlib.suppress(JobFailure):  # a pod still starting has no log yet
+                    text = kube.pod_log(key.namespace, pod_name, container=key.name, query=query)
+                    entries += _pod_entries(text, replica=pod_name)
+            return entries
+
+        entries = await self._call(read)
+        if entries is None:
+            raise DeploymentNotFound(f"No SpinApp {key} in the cluster.")
+        after = normalise_time(since) if since else ""
+        entries = sorted((e for e in entries if e.time > after), key=lambda e: e.time)
+        entries = entries[-tail:] if tail else entries[:limit]
+        return RuntimeLogPage(entries=entries, next_since=entries[-1].time if entries else since)
+
+    def _endpoint(self, namespace: str, name: str) -> str:
+        return self._settings.endpoint_template.format(name=name, namespace=namespace)
+
+    async def _connect(self) -> Kube:
+        settings = self._settings
+        return await asyncio.to_thread(
+            connect,
+            kubeconfig=settings.kubeconfig,
+            context=settings.kube_context,
+            timeout=settings.deploy_request_timeout_seconds,
+        )
+
+    async def _call(self, work: Callable[[Kube], T]) -> T:
+        """One synchronous call with a fresh client; cluster failures become 502/503 answers."""
+        try:
+            kube = await self._connect()
+            try:
+                return await asyncio.to_thread(work, kube)
+            finally:
+                await asyncio.to_thread(kube.close)
+        except JobFailure as failure:
+            status = 502 if failure.code == "DEPLOY_FAILED" else 503
+            raise DependencyFailed(failure.code, failure.message, status=status) from failure
 
     async def _wait_ready(self, kube: Kube, namespace: str, name: str) -> int:
         deadline = time.monotonic() + self._settings.deploy_ready_timeout_seconds
@@ -100,6 +184,31 @@ class Deployer:
             f"SpinApp {namespace}/{name} reported no ready replica within "
             f"{self._settings.deploy_ready_timeout_seconds:.0f} s: {reason}",
         )
+
+
+def create_target(settings: Settings, **local: Any) -> DeployTarget:
+    """The target INFRA_DEPLOY_TARGET names (default: the cluster if configured, else local)."""
+    if settings.deploy_target_name == "kubernetes":
+        return KubernetesTarget(settings=settings)
+    return LocalTarget(settings=settings, **local)
+
+
+def _pod_entries(text: str, *, replica: str) -> list[RuntimeLogEntry]:
+    """`<RFC 3339 nanoseconds> <message>` lines (timestamps=true)."""
+    entries = []
+    for line in text.splitlines():
+        moment, _, message = line.partition(" ")
+        with contextlib.suppress(ValueError):
+            entries.append(
+                RuntimeLogEntry(
+                    time=normalise_time(moment),
+                    replica=replica,
+                    stream="stdout",
+                    invocation_id=None,
+                    message=message,
+                )
+            )
+    return entries
 
 
 def _not_ready_reason(kube: Kube, namespace: str, name: str, app: dict[str, Any]) -> str:

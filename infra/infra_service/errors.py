@@ -53,6 +53,28 @@ class QueueFull(ServiceError):
         super().__init__(detail, headers={"Retry-After": "5"})
 
 
+class DeploymentNotFound(ServiceError):
+    status, code, title = 404, "DEPLOYMENT_NOT_FOUND", "Deployment not found"
+
+
+class ArtifactNotFound(ServiceError):
+    status, code, title = 404, "ARTIFACT_NOT_FOUND", "Artifact not found"
+
+
+class ArtifactCorrupt(ServiceError):
+    status, code, title = 409, "ARTIFACT_CORRUPT", "Artifact does not match its digest"
+
+
+class DependencyFailed(ServiceError):
+    """A call the service made failed (cluster, S3, sandbox); `code` is that failure's own."""
+
+    status, title = 503, "Dependency failed"
+
+    def __init__(self, code: str, detail: str, *, status: int = 503) -> None:
+        super().__init__(detail, headers={"Retry-After": "5"} if status == 503 else None)
+        self.code, self.status = code, status
+
+
 def problem(
     *, status: int, code: str, title: str, detail: str, instance: str, **extra: Any
 ) -> dict[str, Any]:

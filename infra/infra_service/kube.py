@@ -1,4 +1,4 @@
-"""The few Kubernetes API calls the deploy step makes, through the official client.
+"""The few Kubernetes API calls the deploy target makes, through the official client.
 
 Blocking (the client uses urllib3): callers run these in a thread. Server-side apply is a
 PATCH with `application/apply-patch+yaml` and a field manager, which creates the object or
@@ -43,6 +43,9 @@ KINDS = {
     ),
 }
 EVENTS = Resource("v1", "events")
+PODS = Resource("v1", "pods")
+# The label SpinKube's operator puts on an app's Deployment and pods.
+APP_NAME_LABEL = "core.spinkube.dev/app-name"
 
 
 def connect(*, kubeconfig: str | None, context: str | None, timeout: float) -> "Kube":
@@ -79,19 +82,71 @@ class Kube:
         self, resource: Resource, namespace: str, body: dict[str, Any], *, field_manager: str
     ) -> dict[str, Any]:
         """Server-side apply (create or update), taking over conflicting fields."""
-        return self._call(
+        applied: dict[str, Any] = self._call(
             "PATCH",
             resource.path(namespace, body["metadata"]["name"]),
             query=[("fieldManager", field_manager), ("force", "true")],
             body=body,
             content_type="application/apply-patch+yaml",
         )
+        return applied
 
     def get(self, resource: Resource, namespace: str, name: str) -> dict[str, Any]:
-        return self._call("GET", resource.path(namespace, name))
+        found: dict[str, Any] = self._call("GET", resource.path(namespace, name))
+        return found
+
+    def find(self, resource: Resource, namespace: str, name: str) -> dict[str, Any] | None:
+        """The object, or None when there is none."""
+        found: dict[str, Any] | None = self._call(
+            "GET", resource.path(namespace, name), missing_ok=True
+        )
+        return found
+
+    def delete(self, resource: Resource, namespace: str, name: str) -> bool:
+        """Delete the object (its dependents by garbage collection); whether it existed."""
+        answer = self._call(
+            "DELETE",
+            resource.path(namespace, name),
+            query=[("propagationPolicy", "Background")],
+            missing_ok=True,
+        )
+        return answer is not None
 
     def events(self, namespace: str) -> list[dict[str, Any]]:
-        return self._call("GET", EVENTS.path(namespace), query=[("limit", "500")]).get("items", [])
+        listed = self._call("GET", EVENTS.path(namespace), query=[("limit", "500")])
+        items: list[dict[str, Any]] = listed.get("items", [])
+        return items
+
+    def app_pods(self, namespace: str, app_name: str) -> list[dict[str, Any]]:
+        """The pods SpinKube runs for an app (by its app-name label)."""
+        query = [("labelSelector", f"{APP_NAME_LABEL}={app_name}"), ("limit", "100")]
+        items: list[dict[str, Any]] = self._call("GET", PODS.path(namespace), query=query).get(
+            "items", []
+        )
+        return items
+
+    def pod_log(
+        self, namespace: str, pod: str, *, container: str, query: list[tuple[str, str]]
+    ) -> str:
+        """A container's log as text (timestamps, sinceTime, tailLines… in `query`)."""
+        path = PODS.path(namespace, pod) + "/log"
+        try:
+            response = self._api.call_api(
+                path,
+                "GET",
+                query_params=[("container", container), *query],
+                header_params={"Accept": "text/plain"},
+                auth_settings=["BearerToken"],
+                _return_http_data_only=True,
+                _preload_content=False,
+                _request_timeout=self._timeout,
+            )
+        except ApiException as exc:
+            raise api_failure(exc, method="GET", path=path) from exc
+        except (Urllib3Error, OSError) as exc:
+            raise self._unreachable(exc) from exc
+        data: bytes = response.data
+        return data.decode("utf-8", errors="replace")
 
     def _call(
         self,
@@ -101,7 +156,8 @@ class Kube:
         query: list[tuple[str, str]] | None = None,
         body: dict[str, Any] | None = None,
         content_type: str = "application/json",
-    ) -> dict[str, Any]:
+        missing_ok: bool = False,
+    ) -> Any:
         try:
             data, _, _ = self._api.call_api(
                 path,
@@ -116,13 +172,18 @@ class Kube:
                 _request_timeout=self._timeout,
             )
         except ApiException as exc:
+            if missing_ok and exc.status == 404:
+                return None
             raise api_failure(exc, method=method, path=path) from exc
         except (Urllib3Error, OSError) as exc:
-            raise JobFailure(
-                "DEPLOY_UNAVAILABLE",
-                f"The Kubernetes API at {self.host} is unreachable ({type(exc).__name__}).",
-            ) from exc
+            raise self._unreachable(exc) from exc
         return data or {}
+
+    def _unreachable(self, exc: Exception) -> JobFailure:
+        return JobFailure(
+            "DEPLOY_UNAVAILABLE",
+            f"The Kubernetes API at {self.host} is unreachable ({type(exc).__name__}).",
+        )
 
 
 def api_failure(exc: ApiException, *, method: str, path: str) -> JobFailure:

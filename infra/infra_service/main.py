@@ -11,15 +11,19 @@ import aioboto3
 import httpx
 from fastapi import FastAPI
 
+from infra_service.app_routes import routers as app_routers
 from infra_service.build import Builder
 from infra_service.cache import BuildCache
 from infra_service.config import Environment, Settings
-from infra_service.deploy import Deployer
+from infra_service.deploy import create_target
 from infra_service.errors import install_error_handlers
 from infra_service.jobs import JobStore
 from infra_service.logging_setup import configure_logging
 from infra_service.push import Pusher, ecr_credentials, static_credentials
 from infra_service.routes import health, routers
+from infra_service.runtime.oneshot import OneShotRunner
+from infra_service.runtime.store import RuntimeStore
+from infra_service.runtime.target import LocalTarget
 from infra_service.scaffold import Scaffolder
 from infra_service.storage import ObjectStore
 from infra_service.toolchain import prepare_toolchain
@@ -72,7 +76,17 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             compile_slots=asyncio.Semaphore(settings.build_concurrency),
         )
         pusher = Pusher(settings=settings, objects=objects, http=http, credentials=credentials)
-        deployer = Deployer(settings=settings)
+        target = create_target(settings, http=http, credentials=credentials)
+        await target.start()
+        stack.push_async_callback(target.stop)
+        app.state.deploy_target = target
+        app.state.oneshot = OneShotRunner(
+            settings=settings,
+            objects=objects,
+            store=target.store
+            if isinstance(target, LocalTarget)
+            else RuntimeStore(settings.runtime_root),
+        )
 
         jobs = JobStore(max_queued=settings.max_queued_jobs)
         # Build workers beyond the compile slots serve cache hits while a compile runs.
@@ -88,18 +102,19 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         jobs.register(kind="scaffold", runner=Scaffolder(objects=objects).run, workers=2)
         jobs.register(
             kind="deploy",
-            runner=deployer.run,
-            check=deployer.check,
+            runner=target.run,
+            check=target.check,
             workers=settings.deploy_concurrency,
         )
         app.state.jobs = jobs
         await jobs.start()
         stack.push_async_callback(jobs.stop)
         log.info(
-            "infra service ready: bucket %s, registry %s, toolchain %s",
+            "infra service ready: bucket %s, registry %s, toolchain %s, deploys to %s",
             settings.s3_bucket,
             settings.registry_url,
             toolchain.fingerprint,
+            target.name,
         )
         yield
 
@@ -119,6 +134,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     install_error_handlers(app)
     app.include_router(health)
-    for router in routers:
+    for router in [*routers, *app_routers]:
         app.include_router(router)
     return app

@@ -1,4 +1,4 @@
-"""A small client of the OCI distribution API: blob uploads and manifests, over httpx.
+"""A small client of the OCI distribution API: blob uploads, downloads and manifests, over httpx.
 
 Authentication: HTTP Basic (ECR's `AWS:<token>`, or a configured user), or anonymous, and the
 Bearer-token challenge of registries that use one. Request bodies are bytes of at most one
@@ -16,6 +16,7 @@ import httpx
 from infra_service.jobs import JobFailure
 
 MANIFEST_MEDIA_TYPE = "application/vnd.oci.image.manifest.v1+json"
+MANIFEST_ACCEPT = f"{MANIFEST_MEDIA_TYPE}, application/vnd.docker.distribution.manifest.v2+json"
 
 
 class RegistryError(JobFailure):
@@ -31,6 +32,12 @@ class RegistryAuth(httpx.Auth):
     def __init__(self, credentials: tuple[str, str] | None) -> None:
         self._credentials = credentials
         self._token: str | None = None
+
+    def current(self) -> dict[str, str]:
+        """The Authorization header as the flow last sent it (for streamed downloads)."""
+        if self._token:
+            return {"Authorization": f"Bearer {self._token}"}
+        return {"Authorization": self._basic()} if self._credentials else {}
 
     def _basic(self) -> str:
         user, password = self._credentials or ("", "")
@@ -74,15 +81,67 @@ def _challenge_params(text: str) -> dict[str, str]:
 
 
 class RegistryClient:
-    """Pushes blobs and manifests to one repository of one registry."""
+    """Pushes and pulls blobs and manifests of one registry; failures carry `failure_code`."""
 
     def __init__(
-        self, *, http: httpx.AsyncClient, base_url: str, auth: httpx.Auth, chunk_bytes: int
+        self,
+        *,
+        http: httpx.AsyncClient,
+        base_url: str,
+        auth: RegistryAuth,
+        chunk_bytes: int,
+        failure_code: str = "PUSH_FAILED",
     ) -> None:
         self._http = http
         self._base = base_url.rstrip("/")
         self._auth = auth
         self._chunk = chunk_bytes
+        self._failure_code = failure_code
+
+    async def get_manifest(
+        self, repository: str, reference: str, *, max_bytes: int
+    ) -> tuple[bytes, str]:
+        """The manifest's bytes as stored (digests are over these) and its media type."""
+        response = await self._send(
+            "GET",
+            f"/v2/{repository}/manifests/{reference}",
+            headers={"Accept": MANIFEST_ACCEPT},
+            ok=(200,),
+        )
+        if len(response.content) > max_bytes:
+            raise RegistryError(
+                f"The manifest of {repository}@{reference} is larger than {max_bytes} bytes.",
+                code=self._failure_code,
+            )
+        media_type = response.headers.get("content-type", "").split(";")[0].strip()
+        return response.content, media_type
+
+    async def get_blob(self, repository: str, digest: str, *, max_bytes: int) -> bytes:
+        """A small blob (config, locked app), whole."""
+        response = await self._send("GET", f"/v2/{repository}/blobs/{digest}", ok=(200,))
+        if len(response.content) > max_bytes:
+            raise RegistryError(
+                f"Blob {digest} is larger than {max_bytes} bytes.", code=self._failure_code
+            )
+        return response.content
+
+    async def stream_blob(self, repository: str, digest: str) -> AsyncIterator[bytes]:
+        """A large blob in chunks, never whole in memory (registries may redirect to storage)."""
+        # Authenticate on a small request first: the auth flow reads whole response bodies.
+        await self._send("HEAD", f"/v2/{repository}/blobs/{digest}", ok=(200,))
+        url = f"{self._base}/v2/{repository}/blobs/{digest}"
+        try:
+            async with self._http.stream("GET", url, headers=self._auth.current()) as response:
+                if response.status_code != 200:
+                    await response.aread()
+                    raise RegistryError(_describe("GET", url, response), code=self._failure_code)
+                async for chunk in response.aiter_bytes(self._chunk):
+                    yield chunk
+        except httpx.HTTPError as exc:
+            raise RegistryError(
+                f"The registry at {self._base} failed during a download ({type(exc).__name__}).",
+                code="REGISTRY_UNAVAILABLE",
+            ) from exc
 
     async def blob_exists(self, repository: str, digest: str) -> bool:
         response = await self._send("HEAD", f"/v2/{repository}/blobs/{digest}", ok=(200, 404))
@@ -155,7 +214,7 @@ class RegistryClient:
 
     async def _start_upload(self, repository: str) -> str:
         response = await self._send("POST", f"/v2/{repository}/blobs/uploads/", ok=(202,))
-        location = response.headers.get("location")
+        location: str | None = response.headers.get("location")
         if not location:
             raise RegistryError("The registry started an upload without a Location.")
         return location
@@ -175,7 +234,7 @@ class RegistryClient:
                 code="REGISTRY_UNAVAILABLE",
             ) from exc
         if response.status_code not in ok:
-            raise RegistryError(_describe(method, url, response))
+            raise RegistryError(_describe(method, url, response), code=self._failure_code)
         return response
 
 

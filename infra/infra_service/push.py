@@ -36,10 +36,13 @@ def locked_app(
 
     Each of `variables` is declared required at the app level and mapped to the component's
     config key of the same name, so `spin_sdk.variables.get(name)` reads what the SpinApp sets.
+    The component may use the `default` key-value store (users upload only app.py, so there
+    is no spin.toml of theirs to grant it; Spin refuses stores a component is not granted).
     """
     names = sorted(set(variables or []))
     component: dict[str, Any] = {
         "id": app_name,
+        "metadata": {"key_value_stores": ["default"]},
         "source": {"content_type": "application/wasm", "digest": wasm_digest},
     }
     if names:

@@ -31,6 +31,7 @@ def make_settings(endpoint: str, scratch: Path, **overrides: Any) -> Settings:
         "aws_secret_access_key": "testing",
         "scratch_dir": scratch,
         "kubeconfig": None,
+        "gateway_port": 0,  # the local runtime's gateway on a free port
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

@@ -1,8 +1,12 @@
-"""A fake Kubernetes API server over HTTP: just the paths the deploy step uses.
+"""A fake Kubernetes API server over HTTP: just the paths the deploy target uses.
 
-Server-side apply (PATCH application/apply-patch+yaml with fieldManager) creates or updates
-SpinApps and HPAs; GET answers the stored object with a status the test controls; events are
-listed per namespace. `kubeconfig(path)` writes a kubeconfig that points the real client here.
+It stands in for a cluster running SpinKube, which cannot run here. Server-side apply (PATCH
+application/apply-patch+yaml with fieldManager) creates or updates SpinApps and HPAs; GET
+answers the stored object with a status the test controls; DELETE removes it (404 when
+absent); events are listed per namespace; pods (which the test adds, as SpinKube's operator
+would) are listed by label selector, and their logs answered as the kubelet does
+(`timestamps`, `sinceTime`, `tailLines`, `limitBytes`; 400 while the container is waiting).
+`kubeconfig(path)` writes a kubeconfig that points the real client here.
 """
 
 import json
@@ -21,6 +25,8 @@ _OBJECT = re.compile(
     r"^/apis/(?P<group>[^/]+)/(?P<version>[^/]+)/namespaces/(?P<ns>[^/]+)/(?P<plural>[^/]+)/(?P<name>[^/]+)$"
 )
 _EVENTS = re.compile(r"^/api/v1/namespaces/(?P<ns>[^/]+)/events$")
+_PODS = re.compile(r"^/api/v1/namespaces/(?P<ns>[^/]+)/pods$")
+_POD_LOG = re.compile(r"^/api/v1/namespaces/(?P<ns>[^/]+)/pods/(?P<pod>[^/]+)/log$")
 _SERVED = {"core.spinkube.dev/v1alpha1/spinapps", "autoscaling/v2/horizontalpodautoscalers"}
 
 
@@ -32,6 +38,8 @@ class FakeCluster:
     conditions: list[dict[str, Any]] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
     crd_installed: bool = True
+    # Pods: {"namespace", "name", "labels", "container", "lines": [(RFC 3339, text)], "waiting"}
+    pods: list[dict[str, Any]] = field(default_factory=list)
     objects: dict[str, dict[str, Any]] = field(default_factory=dict)
     requests: list[tuple[str, str, str | None]] = field(default_factory=list)  # method, path, CT
     gets_since_apply: dict[str, int] = field(default_factory=dict)
@@ -60,6 +68,22 @@ class FakeCluster:
     def object(self, path: str) -> dict[str, Any] | None:
         with self.lock:
             return self.objects.get(path)
+
+    def add_pod(
+        self,
+        namespace: str,
+        name: str,
+        *,
+        app: str,
+        lines: list[tuple[str, str]],
+        waiting: bool = False,
+    ) -> None:
+        """A pod of a SpinApp as the operator labels it, with the log lines it wrote."""
+        with self.lock:
+            self.pods.append(
+                {"namespace": namespace, "name": name, "container": app, "lines": lines,
+                 "labels": {"core.spinkube.dev/app-name": app}, "waiting": waiting}
+            )  # fmt: skip
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -100,6 +124,20 @@ class _Handler(BaseHTTPRequestHandler):
             items = [e for e in cluster.events if e["metadata"]["namespace"] == match["ns"]]
             self._answer(200, {"kind": "EventList", "apiVersion": "v1", "items": items})
             return
+        query = {k: v[0] for k, v in parse_qs(url.query).items()}
+        if match := _PODS.match(url.path):
+            key, _, value = query.get("labelSelector", "").partition("=")
+            items = [
+                {"metadata": {"name": pod["name"], "namespace": pod["namespace"],
+                              "labels": pod["labels"]}}
+                for pod in cluster.pods
+                if pod["namespace"] == match["ns"] and (not key or pod["labels"].get(key) == value)
+            ]  # fmt: skip
+            self._answer(200, {"kind": "PodList", "apiVersion": "v1", "items": items})
+            return
+        if match := _POD_LOG.match(url.path):
+            self._pod_log(match["ns"], match["pod"], query)
+            return
         with cluster.lock:
             stored = cluster.objects.get(url.path)
             if stored is None:
@@ -120,6 +158,47 @@ class _Handler(BaseHTTPRequestHandler):
                 ),
             }
         self._answer(200, answer)
+
+    def _pod_log(self, namespace: str, name: str, query: dict[str, str]) -> None:
+        cluster = self.server.cluster
+        pod = next(
+            (p for p in cluster.pods if (p["namespace"], p["name"]) == (namespace, name)), None
+        )
+        if pod is None or query.get("container", pod["container"]) != pod["container"]:
+            self._status(404, "NotFound", f'pods "{name}" not found')
+            return
+        if pod["waiting"]:
+            message = f'container "{pod["container"]}" in pod "{name}" is waiting to start'
+            self._status(400, "BadRequest", message)
+            return
+        lines = pod["lines"]
+        if "sinceTime" in query:  # whole seconds, like the kubelet
+            lines = [line for line in lines if line[0][:19] >= query["sinceTime"][:19]]
+        if "tailLines" in query:
+            lines = lines[-int(query["tailLines"]) :]
+        stamp = query.get("timestamps") == "true"
+        text = "".join(f"{t} {m}\n" if stamp else f"{m}\n" for t, m in lines).encode()
+        text = text[: int(query.get("limitBytes", len(text)))]
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(text)))
+        self.end_headers()
+        self.wfile.write(text)
+
+    def do_DELETE(self) -> None:
+        cluster = self.server.cluster
+        url = urlsplit(self.path)
+        with cluster.lock:
+            cluster.requests.append(("DELETE", url.path, None))
+        if not self._authorised():
+            return
+        with cluster.lock:
+            removed = cluster.objects.pop(url.path, None)
+        if removed is None:
+            self._status(404, "NotFound", f"{url.path} not found")
+            return
+        self._answer(200, {"kind": "Status", "apiVersion": "v1", "status": "Success",
+                           "details": {"name": removed["metadata"]["name"]}})  # fmt: skip
 
     def do_PATCH(self) -> None:
         cluster = self.server.cluster
@@ -162,7 +241,16 @@ class _Handler(BaseHTTPRequestHandler):
                     **applied["metadata"],
                     "namespace": match["ns"],
                     "generation": generation,
-                    "managedFields": [{"manager": query["fieldManager"][0], "operation": "Apply"}],
+                    "creationTimestamp": (previous or {})
+                    .get("metadata", {})
+                    .get("creationTimestamp", "2026-01-01T00:00:00Z"),
+                    "managedFields": [
+                        {
+                            "manager": query["fieldManager"][0],
+                            "operation": "Apply",
+                            "time": f"2026-01-01T00:00:{generation:02d}Z",
+                        }
+                    ],
                 },
             }
             cluster.objects[url.path] = stored

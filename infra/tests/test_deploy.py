@@ -188,10 +188,12 @@ async def test_an_unreachable_api_server_fails_the_deploy_plainly(
     assert "unreachable" in job["error"]["message"]
 
 
-async def test_without_a_cluster_configured_the_deploy_fails_with_exactly_that_reason(
-    client: httpx.AsyncClient,
+async def test_without_a_cluster_configured_the_kubernetes_target_fails_with_exactly_that_reason(
+    aws_endpoint: str, s3: Any, tmp_path: Path
 ) -> None:
-    job = await _deploy(client, "t1:deploy")
+    settings = make_settings(aws_endpoint, tmp_path / "scratch", deploy_target="kubernetes")
+    async for client in _client(settings):
+        job = await _deploy(client, "t1:deploy")
     assert job["error"] == {
         "code": "DEPLOY_NOT_CONFIGURED",
         "message": "no Kubernetes cluster configured: set INFRA_KUBECONFIG or run in-cluster",
