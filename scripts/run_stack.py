@@ -341,7 +341,7 @@ def clean_data() -> int:
         say(f"a stack is running on {DATA}; stop it (Ctrl-C) before wiping its data")
         return 1
     shutil.rmtree(DATA)
-    say(f"wiped {DATA}: tables, S3 objects, ECR repositories, registry blobs, logs")
+    say(f"wiped {DATA}: tables, S3 objects, ECR repositories, registry blobs, deployed apps, logs")
     return 0
 
 
