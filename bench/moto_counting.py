@@ -1,4 +1,4 @@
-"""A moto server (DynamoDB, S3, ECR) on 127.0.0.1 that counts the requests it serves.
+"""A moto server (S3, ECR; DynamoDB is DynamoDB Local) on 127.0.0.1 counting its requests.
 
     python bench/moto_counting.py --port 4566 [--parent-pid PID]
 
@@ -36,10 +36,6 @@ class CountingApp:
         self._lock = threading.Lock()
         self._counts: Counter[str] = Counter()
         self._first_seen: dict[str, float] = {}  # name → time.time() of its first request
-        # moto 5.2.5's TransactWriteItems deep-copies the tables while other request threads
-        # may change them ("dictionary changed size during iteration" → 500). DynamoDB
-        # requests are served one at a time (they hold the GIL anyway), so that race is gone.
-        self._dynamodb = threading.Lock()
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -55,9 +51,6 @@ class CountingApp:
         with self._lock:
             self._counts[name] += 1
             self._first_seen.setdefault(name, time.time())
-        if name.startswith("dynamodb:"):
-            with self._dynamodb:
-                return list(self._app(environ, start_response))
         return self._app(environ, start_response)
 
     def _control(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:

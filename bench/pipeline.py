@@ -17,7 +17,7 @@ import time
 import httpx
 from harness import (
     Backend,
-    Moto,
+    LocalAws,
     Section,
     backend_env,
     cli,
@@ -25,8 +25,8 @@ from harness import (
     log,
     median,
     percentile,
+    running_aws,
     running_backend,
-    running_moto,
     upload_build,
 )
 
@@ -86,7 +86,7 @@ async def latencies(backend: Backend, *, runs: int, pipeline: bool = False) -> l
 
 
 async def steady_rate(
-    backend: Backend, infra: FakeInfraService, moto: Moto, *, tasks: int, interval: float,
+    backend: Backend, infra: FakeInfraService, aws: LocalAws, *, tasks: int, interval: float,
     settle: float, window: float,
 ) -> dict[str, float]:  # fmt: skip
     """Requests to the services per task per interval once polling has backed off."""
@@ -96,9 +96,9 @@ async def steady_rate(
             await upload_build(http, workspace_id, app_name="steady")
         start = time.monotonic() + settle  # the last task created has backed off by then
         await asyncio.sleep(max(0.0, start - time.monotonic()))
-        moto.reset_counts()
+        aws.reset_counts()
         await asyncio.sleep(window)
-        dynamodb = moto.dynamodb_requests()
+        dynamodb = aws.dynamodb_requests()
     in_window = [
         r for r in infra.requests_log if r.method == "GET" and start <= r.at < start + window
     ]
@@ -113,10 +113,10 @@ def run(*, quick: bool = False, profile: bool = False) -> Section:
     section = Section(NAME, TITLE)
     runs = 12 if quick else RUNS
     steady_tasks, settle, window = (50, 9.0, 10.0) if quick else (100, 9.0, 20.0)
-    with FakeInfraService(token="bench-infra-token") as infra, running_moto() as moto:
+    with FakeInfraService(token="bench-infra-token") as infra, running_aws() as aws:
         infra.succeed_after(None, polls=1)
         infra.succeed_after(None, polls=1_000_000, app_name="steady")
-        env = backend_env(moto.url, infra.url, pollers_enabled=True)
+        env = backend_env(aws, infra.url, pollers_enabled=True)
         with running_backend(env, name="pipeline-adaptive") as backend:
             adaptive = asyncio.run(latencies(backend, runs=runs))
             log(f"pipeline: adaptive build p50 {median(adaptive):.2f} s")
@@ -124,7 +124,7 @@ def run(*, quick: bool = False, profile: bool = False) -> Section:
             log(f"pipeline: adaptive 4-stage p50 {median(full):.2f} s")
             steady = asyncio.run(
                 steady_rate(
-                    backend, infra, moto, tasks=steady_tasks, interval=5.0, settle=settle,
+                    backend, infra, aws, tasks=steady_tasks, interval=5.0, settle=settle,
                     window=window,
                 )
             )  # fmt: skip

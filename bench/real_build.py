@@ -30,7 +30,7 @@ from harness import (
     free_port,
     log,
     median,
-    running_moto,
+    running_aws,
     spawn,
     stop,
     wait_http,
@@ -104,14 +104,14 @@ def run(*, quick: bool = False, profile: bool = False) -> Section:
     rounds = 2 if quick else 3
     hits_wanted = 3 if quick else 5
     source = hello_source()
-    with running_moto() as moto, tempfile.TemporaryDirectory(prefix="bench-build-") as scratch:
+    with running_aws() as aws, tempfile.TemporaryDirectory(prefix="bench-build-") as scratch:
         port = free_port()
         env = {
             **os.environ,
             "INFRA_HOST": "127.0.0.1",
             "INFRA_PORT": str(port),
             "INFRA_SERVICE_TOKEN": TOKEN,
-            "INFRA_AWS_ENDPOINT_URL": moto.url,
+            "INFRA_AWS_ENDPOINT_URL": aws.url,
             "INFRA_SCRATCH_DIR": str(Path(scratch) / "service"),  # an empty build cache
             "INFRA_LOG_LEVEL": "WARNING",
             "PYTHONPATH": os.pathsep.join([str(INFRA), str(INFRA.parent)]),  # contract/ too
@@ -119,7 +119,7 @@ def run(*, quick: bool = False, profile: bool = False) -> Section:
         process = spawn([PYTHON, "-m", "infra_service"], env=env, cwd=INFRA, log_name="infra")
         try:
             wait_http(f"http://127.0.0.1:{port}/health", process)
-            s3 = boto3.client("s3", endpoint_url=moto.url, region_name="us-east-1")
+            s3 = boto3.client("s3", endpoint_url=aws.url, region_name="us-east-1")
 
             copies: list[float] = []
 

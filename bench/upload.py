@@ -24,7 +24,7 @@ from harness import (
     HELLO,
     MIB,
     Backend,
-    Moto,
+    LocalAws,
     RssSampler,
     Section,
     backend_env,
@@ -32,8 +32,8 @@ from harness import (
     create_workspace,
     log,
     median,
+    running_aws,
     running_backend,
-    running_moto,
     settings_for,
 )
 
@@ -93,11 +93,11 @@ async def upload_direct(s3: object, bucket: str, key: str, path: Path) -> float:
 
 
 async def measure(
-    moto: Moto, backend: Backend, files: dict[str, Path], *, rounds: int, profile: bool
+    aws: LocalAws, backend: Backend, files: dict[str, Path], *, rounds: int, profile: bool
 ) -> dict[str, object]:
     from app.aws import client_config
 
-    settings = settings_for(moto.url)
+    settings = settings_for(aws)
     results: dict[str, object] = {}
     async with httpx.AsyncClient(base_url=backend.url, timeout=300) as http:
         workspace_id = await create_workspace(http)
@@ -119,15 +119,13 @@ async def measure(
         log(f"upload: 200 MiB in {seconds:.1f} s, peak RSS {sampler.peak_kib / 1024:.0f} MiB")
 
         session = aioboto3.Session(region_name="us-east-1")
-        async with session.client(
-            "s3", endpoint_url=moto.url, config=client_config(settings)
-        ) as s3:
+        async with session.client("s3", endpoint_url=aws.url, config=client_config(settings)) as s3:
             through, direct, before_s3 = [], [], []
             for number in range(rounds):
-                moto.reset_counts()
+                aws.reset_counts()
                 started = time.time()
                 through.append(await upload_through_backend(http, workspace_id, files["medium"]))
-                before_s3.append(moto.first_seen()["s3:POST"] - started)
+                before_s3.append(aws.first_seen()["s3:POST"] - started)
                 direct.append(
                     await upload_direct(
                         s3, settings.s3_bucket, f"bench/direct-{number}.zip", files["medium"]
@@ -176,15 +174,15 @@ def run(*, quick: bool = False, profile: bool = False) -> Section:
             "medium": make_zip(Path(scratch) / "medium.zip", 50 * MIB),
             "large": make_zip(Path(scratch) / "large.zip", 200 * MIB),
         }
-        with running_moto() as moto:
+        with running_aws() as aws:
             env = backend_env(
-                moto.url,
+                aws,
                 pollers_enabled=False,
                 max_upload_bytes=256 * MIB,
                 max_archive_uncompressed_bytes=512 * MIB,
             )
             with running_backend(env, name="upload-backend") as backend:
-                results = asyncio.run(measure(moto, backend, files, rounds=rounds, profile=profile))
+                results = asyncio.run(measure(aws, backend, files, rounds=rounds, profile=profile))
         sizes = {name: path.stat().st_size / MIB for name, path in files.items()}
 
     through, direct = results["through"], results["direct"]

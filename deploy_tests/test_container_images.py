@@ -179,7 +179,7 @@ def _resolved(tmp_path: Path) -> dict[str, Any]:
 
 def test_compose_runs_the_whole_stack(tmp_path: Path) -> None:
     services = _resolved(tmp_path)["services"]
-    assert set(services) == {"moto", "bootstrap", "registry", "infra", "backend"}
+    assert set(services) == {"dynamodb", "moto", "bootstrap", "registry", "infra", "backend"}
     assert services["registry"]["image"] == "registry:2"
     assert services["moto"]["image"].startswith("motoserver/moto:")
     assert services["bootstrap"]["command"] == ["python", "-m", "app.bootstrap"]

@@ -3,11 +3,14 @@
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 import aioboto3
+import aiobotocore.session
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
+from botocore.loaders import Loader, create_loader
 
 from app.config import Settings
 
@@ -53,14 +56,28 @@ def session_kwargs(settings: Settings) -> dict[str, Any]:
     return kwargs
 
 
+@cache
+def _service_descriptions() -> Loader:
+    # botocore parses its JSON service descriptions anew for every session (a few hundred ms
+    # for DynamoDB + S3); they never change, so one loader serves every session of the process.
+    return create_loader()
+
+
+def aws_session(settings: Settings) -> aioboto3.Session:
+    """An aioboto3 session for `settings` (credentials, region; shared service descriptions)."""
+    botocore_session = aiobotocore.session.get_session()
+    botocore_session.register_component("data_loader", _service_descriptions())
+    return aioboto3.Session(botocore_session=botocore_session, **session_kwargs(settings))
+
+
 @asynccontextmanager
 async def open_aws_clients(settings: Settings) -> AsyncIterator[AwsClients]:
     """One DynamoDB and one S3 client for the life of the process."""
-    session = aioboto3.Session(**session_kwargs(settings))
+    session = aws_session(settings)
     config = client_config(settings)
     async with AsyncExitStack() as stack:
         dynamodb = await stack.enter_async_context(
-            session.client("dynamodb", endpoint_url=settings.aws_endpoint_url, config=config)
+            session.client("dynamodb", endpoint_url=settings.dynamodb_endpoint, config=config)
         )
         s3 = await stack.enter_async_context(
             session.client("s3", endpoint_url=settings.aws_endpoint_url, config=config)

@@ -32,6 +32,8 @@ class Settings(BaseSettings):
     # AWS: region, optional endpoint (moto locally), optional static keys (else the default chain).
     aws_region: str = "us-east-1"
     aws_endpoint_url: str | None = None
+    # DynamoDB's own endpoint when it differs (locally: DynamoDB Local; S3 stays on moto).
+    dynamodb_endpoint_url: str | None = None
     aws_access_key_id: str | None = None
     aws_secret_access_key: SecretStr | None = None
 
@@ -126,6 +128,8 @@ class Settings(BaseSettings):
             problems.append("infra_service_token must be a secret of at least 32 characters")
         if self.aws_endpoint_url:
             problems.append("aws_endpoint_url points at an emulator; unset it in production")
+        if self.dynamodb_endpoint_url:
+            problems.append("dynamodb_endpoint_url points at an emulator; unset it in production")
         if self.auth_mode == "none":
             problems.append("auth_mode 'none' is for development only")
         if self.auth_mode == "jwt" and not (self.oidc_issuer and self.oidc_client_ids):
@@ -140,6 +144,11 @@ class Settings(BaseSettings):
         if problems:
             raise ValueError("refusing to start in production: " + "; ".join(problems))
         return self
+
+    @property
+    def dynamodb_endpoint(self) -> str | None:
+        """Where DynamoDB requests go (None: AWS's own endpoint)."""
+        return self.dynamodb_endpoint_url or self.aws_endpoint_url
 
     @property
     def jwks_url(self) -> str | None:

@@ -1,4 +1,7 @@
-"""The backend under test: the real app with its lifespan, against moto in server mode."""
+"""The backend under test: the real app with its lifespan, against DynamoDB Local and moto.
+
+DynamoDB is the session's DynamoDB Local (testing/dynamodb_local.py); S3 is moto at `endpoint`.
+"""
 
 from collections.abc import AsyncIterator
 
@@ -9,13 +12,15 @@ from asgi_lifespan import LifespanManager
 from app.bootstrap import ensure_resources
 from app.config import Environment, Settings
 from app.main import create_app
+from testing.dynamodb_local import shared_dynamodb_local
 
 
 def make_settings(endpoint: str, **overrides: object) -> Settings:
-    """Settings for a test app against `endpoint` (no `.env` is read)."""
+    """Settings for a test app: S3 at moto's `endpoint`, DynamoDB Local (no `.env` is read)."""
     values: dict[str, object] = {
         "app_env": Environment.test,
         "aws_endpoint_url": endpoint,
+        "dynamodb_endpoint_url": shared_dynamodb_local(),
         "aws_region": "us-east-1",
         "aws_access_key_id": "testing",
         "aws_secret_access_key": "testing",

@@ -1,7 +1,7 @@
 """Generated requests (schemathesis) against a live backend: no 5xx, every answer as documented.
 
 A few hundred requests over every operation of the OpenAPI description, authenticated with the
-admin key of auth mode `api-key`, against uvicorn on loopback and moto in server mode.
+admin key of auth mode `api-key`, against uvicorn on loopback, DynamoDB Local and moto (S3).
 """
 
 import threading
@@ -18,6 +18,7 @@ from hypothesis import settings as hypothesis_settings
 from app.bootstrap import ensure_resources
 from app.config import Settings
 from app.main import create_app
+from testing.dynamodb_local import reset_shared_dynamodb_local
 from testing.moto import free_port, reset_moto
 from tests.conftest import make_settings
 
@@ -30,6 +31,7 @@ schema = schemathesis.openapi.from_dict(create_app(Settings(_env_file=None)).ope
 @pytest.fixture(scope="module")
 def live_backend(moto_server: str) -> Iterator[str]:
     reset_moto(moto_server)
+    reset_shared_dynamodb_local()
     settings = make_settings(
         moto_server, auth_mode="api-key", admin_api_key=ADMIN_KEY, pollers_enabled=False
     )

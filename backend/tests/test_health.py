@@ -6,6 +6,7 @@ from moto.server import ThreadedMotoServer
 
 from app.bootstrap import ensure_resources
 from app.main import create_app
+from testing.dynamodb_local import running_dynamodb_local
 from testing.moto import free_port
 from tests.conftest import make_settings
 
@@ -40,10 +41,11 @@ async def test_ready_names_the_missing_bucket(aws_endpoint: str) -> None:
 
 
 async def test_ready_is_503_while_aws_is_down_and_recovers_after() -> None:
-    port = free_port()
+    port, dynamodb_port = free_port(), free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
-    settings = make_settings(f"http://127.0.0.1:{port}")
+    dynamodb = running_dynamodb_local(port=dynamodb_port)
+    settings = make_settings(f"http://127.0.0.1:{port}", dynamodb_endpoint_url=dynamodb.__enter__())
     ensure_resources(settings)
     app = create_app(settings)
     try:
@@ -56,6 +58,7 @@ async def test_ready_is_503_while_aws_is_down_and_recovers_after() -> None:
             assert (await http.get("/health/ready")).status_code == 200
 
             server.stop()
+            dynamodb.__exit__(None, None, None)
             down = await http.get("/health/ready")
             assert down.status_code == 503
             assert down.json()["checks"] == {"dynamodb": "unavailable", "s3": "unavailable"}
@@ -67,10 +70,15 @@ async def test_ready_is_503_while_aws_is_down_and_recovers_after() -> None:
 
             server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
             server.start()
+            # In memory: the restarted emulator has lost the table, as a wiped one would.
+            dynamodb = running_dynamodb_local(port=dynamodb_port)
+            dynamodb.__enter__()
+            ensure_resources(settings)
             assert (await http.get("/health/ready")).status_code == 200
             assert (await http.post("/api/workspaces", json={"name": "back"})).status_code == 201
     finally:
         server.stop()
+        dynamodb.__exit__(None, None, None)
 
 
 async def test_openapi_swagger_and_redoc_are_served(client: httpx.AsyncClient) -> None:

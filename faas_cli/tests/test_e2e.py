@@ -17,6 +17,7 @@ import pytest
 
 from app.bootstrap import ensure_resources
 from faas_cli.tests.conftest import Cli, faas_command, serving, subprocess_env
+from testing.dynamodb_local import reset_shared_dynamodb_local
 from testing.infra_service import running_infra_service, running_registry
 from testing.moto import reset_moto
 from tests.conftest import make_settings
@@ -27,6 +28,7 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture
 def stack_url(moto_server: str) -> Iterator[str]:
     reset_moto(moto_server)
+    reset_shared_dynamodb_local()
     with (
         running_registry() as registry,
         running_infra_service(aws_endpoint=moto_server, registry=registry) as infra,

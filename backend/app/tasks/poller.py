@@ -19,6 +19,7 @@ from app.config import Settings
 from app.logging_setup import task_context
 from app.storage import keys
 from app.storage.tasks import TaskRepository
+from app.table_guard import absorb_missing_table
 from app.tasks.driver import TaskDriver
 
 log = logging.getLogger(__name__)
@@ -77,8 +78,9 @@ class TaskPoller:
                 self._wake.clear()
                 try:
                     await self.tick()
-                except Exception:
-                    log.exception("poller tick failed; retrying")
+                except Exception as exc:
+                    if not await absorb_missing_table(exc, self._settings):
+                        log.exception("poller tick failed; retrying")
                 # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation
                 # that races with the event being set, and the loop would never stop.
                 with contextlib.suppress(TimeoutError):

@@ -47,7 +47,7 @@ async def test_an_api_key_works_in_its_workspace_only_until_revoked(
 
     table = boto3.client(
         "dynamodb",
-        endpoint_url=jwt_settings.aws_endpoint_url,
+        endpoint_url=jwt_settings.dynamodb_endpoint,
         region_name="us-east-1",
         aws_access_key_id="testing",
         aws_secret_access_key="testing",

@@ -21,7 +21,7 @@ UNSCOPED = {("POST", "/api/workspaces"), ("GET", "/api/workspaces")}
 def _partition(settings: Settings, workspace_id: str) -> list[dict[str, Any]]:
     table = boto3.client(
         "dynamodb",
-        endpoint_url=settings.aws_endpoint_url,
+        endpoint_url=settings.dynamodb_endpoint,
         region_name="us-east-1",
         aws_access_key_id="testing",
         aws_secret_access_key="testing",

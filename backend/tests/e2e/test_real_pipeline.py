@@ -1,8 +1,8 @@
 """The whole path through the backend API with the real infrastructure service (slow).
 
 Backend (pollers on) → reference infra service (componentize-py, OCI push) → Debian's
-docker-registry on loopback, all against moto in server mode. The artifact is read back with
-skopeo, an independent client; the component is loaded with wasmtime.
+docker-registry on loopback, all against DynamoDB Local and moto in server mode. The artifact is
+read back with skopeo, an independent client; the component is loaded with wasmtime.
 """
 
 import hashlib
@@ -20,6 +20,7 @@ from wasmtime.component import Component
 
 from app.bootstrap import ensure_resources
 from app.config import Settings
+from testing.dynamodb_local import reset_shared_dynamodb_local
 from testing.infra_service import running_infra_service, running_registry
 from testing.moto import reset_moto
 from testing.oci_format import check_spin_artifact
@@ -60,6 +61,7 @@ class Stack:
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def stack(moto_server: str) -> AsyncIterator[Stack]:
     reset_moto(moto_server)
+    reset_shared_dynamodb_local()
     with (
         running_registry() as registry,
         running_infra_service(aws_endpoint=moto_server, registry=registry) as infra,

@@ -76,7 +76,7 @@ def _stored(settings: Settings) -> tuple[list[str], list[str]]:
     session = boto3.Session(
         aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
     )
-    table = session.client("dynamodb", endpoint_url=settings.aws_endpoint_url)
+    table = session.client("dynamodb", endpoint_url=settings.dynamodb_endpoint)
     items = table.scan(TableName=settings.dynamodb_table)["Items"]
     keys = [item["SK"]["S"] for item in items if item["SK"]["S"].startswith(("BUILD#", "IDEM#"))]
     s3 = session.client("s3", endpoint_url=settings.aws_endpoint_url)
