@@ -114,7 +114,7 @@ def run(*, quick: bool = False, profile: bool = False) -> Section:
             "INFRA_AWS_ENDPOINT_URL": aws.url,
             "INFRA_SCRATCH_DIR": str(Path(scratch) / "service"),  # an empty build cache
             "INFRA_LOG_LEVEL": "WARNING",
-            "PYTHONPATH": str(INFRA),
+            "PYTHONPATH": os.pathsep.join([str(INFRA), str(INFRA.parent)]),  # contract/ too
         }
         process = spawn([PYTHON, "-m", "infra_service"], env=env, cwd=INFRA, log_name="infra")
         try:

@@ -3,4 +3,8 @@
 Request and response models, the job view, stage names and collection paths, imported by
 `backend/app`, `infra/infra_service` and the fakes in `testing/`, so that no side can drift.
 This package imports nothing of ours.
+
+- `contract.fields`: the constrained field types both sides validate with.
+- `contract.jobs`: stage names, collection paths, the job requests, results and job view.
+- `contract.problems`: the one problem+json (RFC 9457) renderer of both services.
 """

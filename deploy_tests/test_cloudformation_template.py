@@ -17,18 +17,21 @@ import boto3
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
-from botocore.exceptions import ClientError
 
 from app.aws import AwsClients, open_aws_clients
+from app.clock import Moment
 from app.config import Environment, Settings
 from app.errors import Conflict, NotFound, TooManyRequests
+from app.functions.models import FunctionRecord
 from app.main import create_app
 from app.storage import keys, schema
 from app.storage.functions import FunctionRepository
 from app.storage.members import MemberRepository
-from app.storage.task_steps import TaskStepRepository
 from app.storage.tasks import TaskRepository, WorkspaceLimits
 from app.storage.workspaces import WorkspaceRepository
+from app.tasks import lifecycle
+from app.tasks.models import TaskOptions
+from app.workspaces.models import WorkspaceRecord
 from deploy_tests.support import TEMPLATE, load_template
 
 pytestmark = pytest.mark.filterwarnings(
@@ -278,35 +281,44 @@ async def aws(aws_endpoint: str, stack: dict[str, str]) -> AsyncIterator[AwsClie
         yield clients
 
 
+def _workspace(workspace_id: str) -> WorkspaceRecord:
+    return WorkspaceRecord(
+        id=workspace_id,
+        name="team",
+        owner="alice",
+        created_at="2026-01-01T00:00:00Z",
+        updated_at="2026-01-01T00:00:00Z",
+    )
+
+
 async def test_workspace_storage_works_on_the_stack_table(
     aws: AwsClients, stack: dict[str, str]
 ) -> None:
     workspaces = WorkspaceRepository(client=aws.dynamodb, table=stack["TableName"])
-    record = {
-        "id": "01jaaaaaaaaaaaaaaaaaaaaaaa",
-        "name": "team",
-        "description": None,
-        "owner": "alice",
-        "created_at": "2026-01-01T00:00:00Z",
-        "updated_at": "2026-01-01T00:00:00Z",
-    }
+    record = WorkspaceRecord(
+        id="01jaaaaaaaaaaaaaaaaaaaaaaa",
+        name="team",
+        owner="alice",
+        created_at="2026-01-01T00:00:00Z",
+        updated_at="2026-01-01T00:00:00Z",
+    )
     await workspaces.create(workspace=record)
-    with pytest.raises(ClientError, match="ConditionalCheckFailed"):
+    with pytest.raises(Conflict):
         await workspaces.create(workspace=record)
 
-    stored = await workspaces.get(workspace_id=record["id"])
-    assert stored is not None and stored["name"] == "team"
+    stored = await workspaces.get(workspace_id=record.id)
+    assert stored == record
     # The owner's membership, found through the ListIndex of the stack's table.
     members = MemberRepository(client=aws.dynamodb, table=stack["TableName"])
     page = await members.workspaces_of(subject="alice", limit=10, next_token=None)
-    assert [item["workspace_id"] for item in page.items] == [record["id"]]
+    assert [item.workspace_id for item in page.items] == [record.id]
 
-    updated = await workspaces.update(workspace_id=record["id"], changes={"name": "renamed"})
-    assert updated["name"] == "renamed"
-    await workspaces.delete(workspace_id=record["id"])
-    assert await workspaces.get(workspace_id=record["id"]) is None
+    updated = await workspaces.update(workspace=record, changes={"name": "renamed"})
+    assert updated.name == "renamed"
+    await workspaces.delete(workspace_id=record.id)
+    assert await workspaces.get(workspace_id=record.id) is None
     with pytest.raises(NotFound):
-        await workspaces.delete(workspace_id=record["id"])
+        await workspaces.delete(workspace_id=record.id)
 
 
 async def test_function_storage_works_on_the_stack_table(
@@ -316,38 +328,30 @@ async def test_function_storage_works_on_the_stack_table(
     workspaces = WorkspaceRepository(client=aws.dynamodb, table=table)
     functions = FunctionRepository(client=aws.dynamodb, table=table)
     workspace_id = "01jbbbbbbbbbbbbbbbbbbbbbbb"
-    await workspaces.create(
-        workspace={
-            "id": workspace_id,
-            "name": "team",
-            "owner": "alice",
-            "created_at": "2026-01-01T00:00:00Z",
-            "updated_at": "2026-01-01T00:00:00Z",
-        }
+    await workspaces.create(workspace=_workspace(workspace_id))
+    function = FunctionRecord(
+        id="01jccccccccccccccccccccccc",
+        workspace_id=workspace_id,
+        name="hello",
+        created_at="2026-01-01T00:00:01Z",
+        updated_at="2026-01-01T00:00:01Z",
     )
-    function = {
-        "id": "01jccccccccccccccccccccccc",
-        "workspace_id": workspace_id,
-        "name": "hello",
-        "created_at": "2026-01-01T00:00:01Z",
-        "updated_at": "2026-01-01T00:00:01Z",
-    }
     await functions.create(function=function)
     with pytest.raises(Conflict):
-        await functions.create(function={**function, "id": "01jddddddddddddddddddddddd"})
+        await functions.create(
+            function=function.model_copy(update={"id": "01jddddddddddddddddddddddd"})
+        )
 
     # By id alone: the IdIndex of the stack's table.
-    found = await functions.get(function_id=function["id"])
-    assert found is not None and found["name"] == "hello"
+    found = await functions.get(function_id=function.id)
+    assert found == function
     page = await functions.list_in_workspace(workspace_id=workspace_id, limit=10, next_token=None)
-    assert [item["id"] for item in page.items] == [function["id"]]
+    assert [item.id for item in page.items] == [function.id]
 
-    updated = await functions.update(
-        workspace_id=workspace_id, function_id=function["id"], changes={"replicas": 3}
-    )
-    assert updated["replicas"] == 3
-    await functions.delete(workspace_id=workspace_id, function_id=function["id"], name="hello")
-    assert await functions.get(function_id=function["id"]) is None
+    updated = await functions.update(function=function, changes={"replicas": 3})
+    assert updated.replicas == 3
+    await functions.delete(function=updated)
+    assert await functions.get(function_id=function.id) is None
     assert not await functions.any_in_workspace(workspace_id=workspace_id)
 
 
@@ -357,51 +361,38 @@ async def test_task_storage_works_on_the_stack_table(
     table = stack["TableName"]
     workspaces = WorkspaceRepository(client=aws.dynamodb, table=table)
     tasks = TaskRepository(client=aws.dynamodb, table=table)
-    steps = TaskStepRepository(client=aws.dynamodb, table=table)
     workspace_id, task_id = "01jeeeeeeeeeeeeeeeeeeeeeee", "01jfffffffffffffffffffffff"
-    await workspaces.create(
-        workspace={
-            "id": workspace_id,
-            "name": "team",
-            "owner": "alice",
-            "created_at": "2026-01-01T00:00:00Z",
-            "updated_at": "2026-01-01T00:00:00Z",
-        }
+    await workspaces.create(workspace=_workspace(workspace_id))
+    task = lifecycle.new_task(
+        task_id=task_id,
+        task_type="build",
+        workspace_id=workspace_id,
+        app_name="hello",
+        function_id=None,
+        options=TaskOptions(),
+        now=Moment(iso="2026-01-01T00:00:00Z", ms=0),
     )
-    task = {
-        "task_id": task_id,
-        "workspace_id": workspace_id,
-        "app_name": "hello",
-        "type": "build",
-        "status": "pending",
-        "stage": "build",
-        "stages": [{"name": "build", "status": "pending"}],
-        "version": 0,
-        "created_at": "2026-01-01T00:00:00Z",
-        "updated_at": "2026-01-01T00:00:00Z",
-    }
     limits = WorkspaceLimits(max_active=1, per_minute=10)
     await tasks.create(task=task, due_at_ms=1_000, limits=limits)
 
     # By id alone (IdIndex) and as due work for the pollers (DueIndex).
-    assert (await tasks.get(task_id=task_id))["status"] == "pending"
-    due = await steps.due(shard=keys.due_shard(task_id), now_ms=2_000, limit=10)
+    found = await TaskRepository(client=aws.dynamodb, table=table).get(task_id=task_id)
+    assert found is not None and found.status == "pending"
+    due = await tasks.due(shard=keys.due_shard(task_id), now_ms=2_000, limit=10)
     assert len(due) == 1
-    claimed = await steps.claim(raw_key=due[0], now_ms=2_000, lease_ms=30_000, owner="replica-a")
+    claimed = await tasks.claim(key=due[0], now_ms=2_000, lease_ms=30_000, owner="replica-a")
     assert claimed is not None
     # The workspace's active-task slot is taken until the task finishes.
+    other = task.model_copy(update={"task_id": "01jggggggggggggggggggggggg"})
     with pytest.raises(TooManyRequests):
-        await tasks.create(
-            task={**task, "task_id": "01jggggggggggggggggggggggg"}, due_at_ms=1, limits=limits
-        )
-    done = await steps.save_step(
-        task=claimed, changes={"status": "completed"}, owner="replica-a", next_due_ms=None
+        await tasks.create(task=other, due_at_ms=1, limits=limits)
+    completed = claimed.model_copy(update={"status": "completed"})
+    done = await tasks.save_step(
+        before=claimed, after=completed, events=(), owner="replica-a", next_due_ms=None
     )
-    assert done is not None and done["status"] == "completed"
-    assert await steps.due(shard=keys.due_shard(task_id), now_ms=10**13, limit=10) == []
-    await tasks.create(
-        task={**task, "task_id": "01jggggggggggggggggggggggg"}, due_at_ms=1, limits=limits
-    )
+    assert done is not None and done.status == "completed"
+    assert await tasks.due(shard=keys.due_shard(task_id), now_ms=10**13, limit=10) == []
+    await tasks.create(task=other, due_at_ms=1, limits=limits)
 
 
 async def test_backend_api_is_ready_and_serves_on_the_stack_resources(

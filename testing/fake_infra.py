@@ -1,4 +1,7 @@
-"""A fake of the four infrastructure services (SPEC §4) over real HTTP, for backend tests.
+"""A fake of the four infrastructure services over real HTTP, for backend tests.
+
+It speaks the contract (contract.jobs, docs/contract.md): requests are validated with the same
+models as the real service, answers are the same job views, errors the same problem+json.
 
     with FakeInfraService(token="t") as infra:
         infra.succeed_after("build", polls=3)
@@ -18,16 +21,18 @@ from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from socketserver import TCPServer
 from typing import Any, NamedTuple, Self, TypeVar
 from urllib.parse import urlsplit
 
-from testing.fake_infra_jobs import COLLECTIONS, JobBook, Outcome, app_name_of, missing_fields
+from contract.jobs import COLLECTIONS, STAGE_OF_COLLECTION, JobRequest, StageName
+from contract.problems import PROBLEM_JSON, problem_body
+from testing.fake_infra_jobs import JobBook, KeyConflict, Outcome, app_name_of, parse_request
 
 __all__ = ["FakeInfraService", "Outcome", "RequestRecord"]
 
-_KIND_BY_COLLECTION = {collection: kind for kind, collection in COLLECTIONS.items()}
 _MAX_BODY = 1 << 20
 _T = TypeVar("_T")
 Answer = tuple[int, dict[str, Any]]
@@ -261,21 +266,28 @@ class FakeInfraService:
         with self._lock:
             self._requests.append(RequestRecord(request.command, path, time.monotonic()))
         if request.headers.get("Authorization") != f"Bearer {self.token}":
-            return 401, {"detail": "missing or invalid bearer token"}
+            return _problem(401, "UNAUTHORIZED", "missing or invalid bearer token", path)
         parts = path.strip("/").split("/")
-        kind = _KIND_BY_COLLECTION.get(parts[1]) if len(parts) in (2, 3) else None
+        kind = STAGE_OF_COLLECTION.get(parts[1]) if len(parts) in (2, 3) else None
         if parts[0] != "v1" or kind is None:
-            return 404, {"detail": f"no such endpoint: {path}"}
+            return _problem(404, "NOT_FOUND", f"no such endpoint: {path}", path)
         if request.command == "POST" and len(parts) == 2:
-            body = _read_json(request, kind)
+            body = _read_json(request, path)
             if isinstance(body, tuple):
                 return body
-            job_key = body["job_key"]
-            app_name = app_name_of(body)
+            parsed = parse_request(kind, body)
+            if isinstance(parsed, list):
+                return _problem(
+                    422, "VALIDATION_ERROR", "The request body is not valid", path, errors=parsed
+                )
+            app_name = app_name_of(parsed)
             with self._lock:
-                self._posts[job_key] += 1
+                self._posts[parsed.job_key] += 1
             return self._guarded(
-                kind, app_name, job_key, lambda: self._submit(kind, app_name, body)
+                kind,
+                app_name,
+                parsed.job_key,
+                lambda: self._submit(kind, app_name, parsed, body),
             )
         if request.command == "GET" and len(parts) == 3:
             job_id = parts[2]
@@ -284,7 +296,9 @@ class FakeInfraService:
                 job = self._book.get(job_id)
             app_name, job_key = (job.app_name, job.job_key) if job else (None, None)
             return self._guarded(kind, app_name, job_key, lambda: self._poll(kind, job_id))
-        return 405, {"detail": f"{request.command} is not allowed on {path}"}
+        return _problem(
+            405, "METHOD_NOT_ALLOWED", f"{request.command} is not allowed on {path}", path
+        )
 
     def _guarded(
         self,
@@ -336,29 +350,34 @@ class FakeInfraService:
         if fault.hang_seconds is not None:
             self._sleep(fault.hang_seconds)
             raise _Dropped
-        return fault.status, {"detail": f"injected failure ({fault.status})"}
+        return _problem(fault.status, "INJECTED_FAILURE", f"injected failure ({fault.status})")
 
     def _sleep(self, seconds: float) -> None:
         if self._wake.wait(seconds):
             raise _Dropped
 
-    def _submit(self, kind: str, app_name: str | None, body: dict[str, Any]) -> Answer:
+    def _submit(
+        self, kind: StageName, app_name: str | None, request: JobRequest, body: dict[str, Any]
+    ) -> Answer:
+        """202 and the job: a new one, or (as the real service) the one known for the key."""
         with self._lock:
             outcome = _lookup(self._outcomes, kind, app_name, Outcome())
-            job, created = self._book.submit(
-                kind=kind, body=body, app_name=app_name, outcome=outcome
-            )
-            if not created:
-                return 200, job.view()
-            self._created[job.job_key] += 1
-            self._bodies[kind].append(body)
+            try:
+                job, created = self._book.submit(
+                    kind=kind, request=request, app_name=app_name, outcome=outcome
+                )
+            except KeyConflict as exc:
+                return _problem(409, "JOB_KEY_CONFLICT", str(exc))
+            if created:
+                self._created[job.job_key] += 1
+                self._bodies[kind].append(body)
             return 202, job.view()
 
-    def _poll(self, kind: str, job_id: str) -> Answer:
+    def _poll(self, kind: StageName, job_id: str) -> Answer:
         with self._lock:
             job = self._book.poll(kind=kind, job_id=job_id)
             if job is None:
-                return 404, {"detail": f"no such job: {job_id}"}
+                return _problem(404, "JOB_NOT_FOUND", f"no such {kind} job: {job_id}")
             return 200, job.view()
 
 
@@ -389,10 +408,10 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         except Exception as exc:  # a bug in the fake: make it visible to the test
-            status, payload = 500, {"detail": f"fake infra error: {exc!r}"}
+            status, payload = _problem(500, "INTERNAL_ERROR", f"fake infra error: {exc!r}")
         data = json.dumps(payload).encode()
         self.send_response(status)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", PROBLEM_JSON if status >= 400 else "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
@@ -401,19 +420,28 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
 
-def _read_json(request: _Handler, kind: str) -> dict[str, Any] | Answer:
+def _problem(
+    status: int, code: str, detail: str, instance: str | None = None, **extra: Any
+) -> Answer:
+    try:
+        title = HTTPStatus(status).phrase
+    except ValueError:
+        title = "Error"
+    return status, problem_body(
+        status=status, code=code, title=title, detail=detail, instance=instance, **extra
+    )
+
+
+def _read_json(request: _Handler, path: str) -> dict[str, Any] | Answer:
     length = int(request.headers.get("Content-Length") or 0)
     if length > _MAX_BODY:
-        return 413, {"detail": "request body too large"}
+        return _problem(413, "PAYLOAD_TOO_LARGE", "request body too large", path)
     try:
         body = json.loads(request.rfile.read(length) or b"null")
     except ValueError:
-        return 400, {"detail": "the body is not JSON"}
+        return _problem(400, "INVALID_JSON", "the body is not JSON", path)
     if not isinstance(body, dict):
-        return 422, {"detail": "the body must be a JSON object"}
-    missing = missing_fields(kind, body)
-    if missing:
-        return 422, {"detail": f"missing fields: {', '.join(missing)}"}
+        return _problem(422, "VALIDATION_ERROR", "the body must be a JSON object", path)
     return body
 
 

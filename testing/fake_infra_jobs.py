@@ -1,28 +1,47 @@
-"""The jobs of the fake infrastructure services: their life cycle and made-up results (SPEC §4).
+"""The jobs of the fake infrastructure services: their life cycle and made-up results.
 
-Plain bookkeeping with no HTTP and no locking; `testing.fake_infra` serves it and guards it.
+Requests are validated and results shaped by the contract's own models (contract.jobs,
+docs/contract.md), so the fake accepts exactly what the real service accepts and answers in
+its format. Plain bookkeeping with no HTTP and no locking; `testing.fake_infra` serves it and
+guards it.
 """
 
 import hashlib
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from uuid import uuid4
 
-COLLECTIONS = {
-    "build": "builds",
-    "push": "pushes",
-    "scaffold": "scaffolds",
-    "deploy": "deployments",
-}
-REQUIRED_FIELDS = {
-    "build": ("job_key", "workspace_id", "app_name", "source", "artifact"),
-    "push": ("job_key", "wasm_path", "app_name", "repository"),
-    "scaffold": ("job_key", "image_url", "app_name"),
-    "deploy": ("job_key", "namespace", "manifest"),
-}
+from pydantic import ValidationError
+
+from contract.jobs import (
+    COLLECTIONS,
+    REQUESTS,
+    BuildRequest,
+    BuildResult,
+    DeployRequest,
+    DeployResult,
+    JobRequest,
+    PushRequest,
+    PushResult,
+    ScaffoldRequest,
+    ScaffoldResult,
+    StageName,
+    view_of,
+)
+from contract.problems import field_errors
+
+__all__ = [
+    "COLLECTIONS",
+    "FakeJob",
+    "JobBook",
+    "KeyConflict",
+    "Outcome",
+    "app_name_of",
+    "parse_request",
+]
 _MANIFEST_NAME = re.compile(r"^metadata:\s*\n(?:[ \t]+.*\n)*?[ \t]+name:\s*[\"']?([\w.-]+)", re.M)
 
 
@@ -38,30 +57,31 @@ class Outcome:
 @dataclass
 class FakeJob:
     job_id: str
-    kind: str
+    kind: StageName
     job_key: str
     app_name: str | None
-    request: dict[str, Any]
+    request: JobRequest
     outcome: Outcome
     status: str = "queued"
     polls: int = 0
     result: dict[str, Any] | None = None
     error: dict[str, str] | None = None
     log_path: str | None = None
+    created_at: str = field(default_factory=lambda: _now())
     started_at: str | None = None
     finished_at: str | None = None
 
     def view(self) -> dict[str, Any]:
-        """The job as GET /v1/<kind>/{job_id} shows it."""
-        return {
-            "job_id": self.job_id,
-            "status": self.status,
-            "result": self.result,
-            "error": self.error,
-            "log_path": self.log_path,
-            "started_at": self.started_at,
-            "finished_at": self.finished_at,
-        }
+        """The job as POST and GET /v1/<kind>[/{job_id}] show it (contract.jobs.JobView)."""
+        return view_of(self)
+
+
+class KeyConflict(Exception):
+    """A known job_key came with a different request (the real service answers 409)."""
+
+
+def _asked(request: JobRequest) -> dict[str, Any]:
+    return request.model_dump(mode="json", exclude={"job_key"})
 
 
 class JobBook:
@@ -82,14 +102,19 @@ class JobBook:
         self._by_key.clear()
 
     def submit(
-        self, *, kind: str, body: dict[str, Any], app_name: str | None, outcome: Outcome
+        self, *, kind: StageName, request: JobRequest, app_name: str | None, outcome: Outcome
     ) -> tuple[FakeJob, bool]:
-        """The job for this job_key, and whether it was created just now."""
-        job_key = body["job_key"]
+        """The job for this job_key, and whether it was created just now.
+
+        Raises KeyConflict for a known key with another request, as the real service does.
+        """
+        job_key = request.job_key
         existing = self._jobs.get(self._by_key.get((kind, job_key), ""))
         if existing is not None:
+            if _asked(existing.request) != _asked(request):
+                raise KeyConflict(f"job_key {job_key!r} was used with another request")
             return existing, False
-        job = FakeJob(f"{kind}-{uuid4().hex[:12]}", kind, job_key, app_name, body, outcome)
+        job = FakeJob(f"{kind}-{uuid4().hex[:12]}", kind, job_key, app_name, request, outcome)
         if outcome.polls <= 0:
             self._finish(job)
         self._jobs[job.job_id] = job
@@ -127,65 +152,70 @@ class JobBook:
     def _result(self, job: FakeJob) -> dict[str, Any]:
         request, app_name = job.request, job.app_name or "app"
         digest = hashlib.sha256(f"{job.kind}:{job.job_key}".encode()).hexdigest()
-        if job.kind == "build":
-            return {"wasm_path": request["artifact"], "sha256": digest, "size": 4096}
-        if job.kind == "push":
-            return {"image_url": f"{self.registry}/{request['repository']}@sha256:{digest}"}
-        if job.kind == "scaffold":
-            path = f"{self.storage_prefix}/manifests/{app_name}/{job.job_id}.yaml"
-            return {"manifest": spinapp_yaml(request), "manifest_path": path}
-        namespace = request["namespace"]
-        return {
-            "namespace": namespace,
-            "name": app_name,
-            "ready_replicas": 1,
-            "endpoint": f"http://{app_name}.{namespace}.svc.cluster.local",
-        }
+        result: BuildResult | PushResult | ScaffoldResult | DeployResult
+        if isinstance(request, BuildRequest):
+            result = BuildResult(wasm_path=request.artifact, sha256=digest, size=4096)
+        elif isinstance(request, PushRequest):
+            image = f"{self.registry}/{request.repository}"
+            result = PushResult(
+                image_url=f"{image}@sha256:{digest}", tag_url=f"{image}:{request.tag}"
+            )
+        elif isinstance(request, ScaffoldRequest):
+            path = request.manifest_path or (
+                f"{self.storage_prefix}/manifests/{job.job_id}/{request.app_name}.yaml"
+            )
+            result = ScaffoldResult(manifest=spinapp_yaml(request), manifest_path=path)
+        else:
+            assert isinstance(request, DeployRequest)
+            namespace = request.namespace
+            result = DeployResult(
+                namespace=namespace,
+                name=app_name,
+                ready_replicas=1,
+                endpoint=f"http://{app_name}.{namespace}.svc.cluster.local",
+            )
+        return result.model_dump(mode="json")
 
 
-def missing_fields(kind: str, body: dict[str, Any]) -> list[str]:
-    """Required fields of a `kind` request that are absent or empty (job_key must be a string)."""
-    missing = [name for name in REQUIRED_FIELDS[kind] if body.get(name) in (None, "")]
-    if "job_key" not in missing and not isinstance(body["job_key"], str):
-        missing.insert(0, "job_key")
-    return missing
+def parse_request(kind: StageName, body: object) -> JobRequest | list[dict[str, str]]:
+    """The body as the contract's request model of `kind`, or its field errors."""
+    try:
+        return REQUESTS[kind].model_validate(body)
+    except ValidationError as exc:
+        return field_errors(exc.errors())
 
 
-def app_name_of(body: dict[str, Any]) -> str | None:
+def app_name_of(request: JobRequest) -> str | None:
     """The request's app_name, or for a deploy the SpinApp's metadata.name."""
-    if body.get("app_name"):
-        return str(body["app_name"])
-    manifest = body.get("manifest")
-    match = _MANIFEST_NAME.search(manifest) if isinstance(manifest, str) else None
-    return match.group(1) if match else None
+    if isinstance(request, DeployRequest):
+        match = _MANIFEST_NAME.search(request.manifest)
+        return match.group(1) if match else None
+    name = getattr(request, "app_name", None)
+    return str(name) if name else None
 
 
-def spinapp_yaml(request: dict[str, Any]) -> str:
+def spinapp_yaml(request: ScaffoldRequest) -> str:
     """The SpinApp `spin kube scaffold` would write, for the fields the fake understands."""
     lines = [
         "apiVersion: core.spinkube.dev/v1alpha1",
         "kind: SpinApp",
         "metadata:",
-        f"  name: {request['app_name']}",
+        f"  name: {request.app_name}",
         "spec:",
-        f"  image: {json.dumps(request['image_url'])}",
-        f"  executor: {request.get('executor') or 'containerd-shim-spin'}",
+        f"  image: {json.dumps(request.image_url)}",
+        f"  executor: {request.executor}",
     ]
-    if request.get("autoscaling"):
+    if request.autoscaling is not None:
         lines.append("  enableAutoscaling: true")
     else:
-        lines.append(f"  replicas: {request.get('replicas') or 2}")
-    secrets = request.get("image_pull_secrets") or []
-    if secrets:
+        lines.append(f"  replicas: {request.replicas}")
+    if request.image_pull_secrets:
         lines.append("  imagePullSecrets:")
-        lines += [f"    - name: {s['name'] if isinstance(s, dict) else s}" for s in secrets]
-    variables = request.get("variables") or {}
-    if isinstance(variables, list):
-        variables = {item["name"]: item.get("value", "") for item in variables}
-    if variables:
+        lines += [f"    - name: {secret}" for secret in request.image_pull_secrets]
+    if request.variables:
         lines.append("  variables:")
-        for name, value in variables.items():
-            lines += [f"    - name: {name}", f"      value: {json.dumps(str(value))}"]
+        for name, value in request.variables.items():
+            lines += [f"    - name: {name}", f"      value: {json.dumps(value)}"]
     return "\n".join(lines) + "\n"
 
 

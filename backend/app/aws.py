@@ -42,6 +42,9 @@ def client_config(settings: Settings) -> Config:
         retries={"mode": "standard", "max_attempts": 3},
         max_pool_connections=64,
         s3={"addressing_style": "path"},
+        # The repositories validate what they send; DynamoDB checks requests again anyway (a
+        # ValidationException is logged as a bug). Client-side checks cost every call.
+        parameter_validation=False,
     )
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import boto3
 from botocore.exceptions import ClientError
+from pydantic import SecretStr
 
 from app.aws import client_config, session_kwargs
 from app.config import Settings, get_settings
@@ -30,10 +31,10 @@ def _clients(
 ) -> tuple[Any, Any, Any]:
     # Cached: building boto3 clients costs tens of milliseconds, and the tests bootstrap often.
     settings = Settings(
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
         aws_region=region,
         aws_access_key_id=credentials[0] if credentials else None,
-        aws_secret_access_key=credentials[1] if credentials else None,
+        aws_secret_access_key=SecretStr(credentials[1]) if credentials else None,
     )
     session = boto3.Session(**session_kwargs(settings))
     config = client_config(settings)

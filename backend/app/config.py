@@ -62,7 +62,7 @@ class Settings(BaseSettings):
         "http://localhost:5173",
     ]
 
-    # The infrastructure services (SPEC §4); they may all be one process.
+    # The infrastructure services (docs/contract.md); they may all be one process.
     build_service_url: str = "http://127.0.0.1:8001"
     push_service_url: str = "http://127.0.0.1:8001"
     scaffold_service_url: str = "http://127.0.0.1:8001"

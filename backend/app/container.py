@@ -1,6 +1,7 @@
 """What the lifespan opens once per process and the routes use: clients and repositories."""
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import httpx
 
@@ -12,7 +13,6 @@ from app.storage.api_keys import ApiKeyRepository
 from app.storage.functions import FunctionRepository
 from app.storage.members import MemberRepository
 from app.storage.objects import ObjectStore
-from app.storage.task_steps import TaskStepRepository
 from app.storage.tasks import TaskRepository, WorkspaceLimits
 from app.storage.workspaces import WorkspaceRepository
 from app.tasks.driver import TaskDriver
@@ -45,9 +45,8 @@ class Container:
         tasks = TaskRepository(client=aws.dynamodb, table=table)
         infra = InfraClient(http=http, settings=settings)
         functions = FunctionRepository(client=aws.dynamodb, table=table)
-        steps = TaskStepRepository(client=aws.dynamodb, table=table)
         driver = TaskDriver(
-            steps=steps, functions=functions, infra=infra, settings=settings, owner=owner
+            tasks=tasks, functions=functions, infra=infra, settings=settings, owner=owner
         )
         return cls(
             settings=settings,
@@ -60,16 +59,15 @@ class Container:
             tasks=tasks,
             objects=ObjectStore(client=aws.s3, bucket=settings.s3_bucket),
             infra=infra,
-            poller=TaskPoller(steps=steps, driver=driver, settings=settings, owner=owner),
+            poller=TaskPoller(tasks=tasks, driver=driver, settings=settings, owner=owner),
             jwt_verifier=_jwt_verifier(settings, http),
             roles=RoleCache(ttl=settings.membership_cache_seconds),
             owner=owner,
         )
 
-    @property
+    @cached_property
     def task_repos(self) -> TaskRepos:
         return TaskRepos(
-            workspaces=self.workspaces,
             functions=self.functions,
             tasks=self.tasks,
             objects=self.objects,
@@ -77,6 +75,8 @@ class Container:
                 max_active=self.settings.workspace_max_active_tasks,
                 per_minute=self.settings.workspace_max_tasks_per_minute,
             ),
+            settings=self.settings,
+            wake=self.wake_pollers,
         )
 
     def wake_pollers(self) -> None:

@@ -1,4 +1,8 @@
-"""One error hierarchy, rendered by one handler as `application/problem+json` (RFC 9457)."""
+"""One error hierarchy, rendered by one handler as `application/problem+json` (RFC 9457).
+
+The renderer is the contract's (`contract.problems`), shared with the infrastructure service.
+AWS storage errors become domain errors in one place: `storage_error`.
+"""
 
 import logging
 from typing import Any
@@ -10,36 +14,29 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
+from app.aws import cancellation_reasons, error_code
+from contract.problems import (
+    PROBLEM_JSON,
+    TYPE_BASE,
+    ProblemError,
+    problem_response,
+    validation_response,
+)
+
+__all__ = [
+    "PROBLEM_JSON",
+    "TYPE_BASE",
+    "DomainError",
+    "install_error_handlers",
+    "problem_response",
+    "storage_error",
+]
+
 log = logging.getLogger(__name__)
 
-PROBLEM_JSON = "application/problem+json"
-TYPE_BASE = "https://errors.faas.dev/"
 
-
-class DomainError(Exception):
+class DomainError(ProblemError):
     """An error a client can act on; carries its HTTP status and a stable code."""
-
-    status: int = 400
-    code: str = "BAD_REQUEST"
-    title: str = "Bad request"
-
-    def __init__(
-        self,
-        detail: str,
-        *,
-        code: str | None = None,
-        status: int | None = None,
-        headers: dict[str, str] | None = None,
-        **extra: Any,
-    ) -> None:
-        super().__init__(detail)
-        self.detail = detail
-        if code is not None:
-            self.code = code
-        if status is not None:
-            self.status = status
-        self.headers = headers or {}
-        self.extra = extra
 
 
 class Unauthorized(DomainError):
@@ -90,43 +87,37 @@ class ServiceUnavailable(DomainError):
         self.headers.setdefault("Retry-After", str(retry_after))
 
 
-def problem_response(
-    *,
-    status: int,
-    code: str,
-    title: str,
-    detail: str,
-    instance: str | None = None,
-    headers: dict[str, str] | None = None,
-    **extra: Any,
-) -> JSONResponse:
-    """Render one problem document."""
-    body: dict[str, Any] = {
-        "type": TYPE_BASE + code.lower().replace("_", "-"),
-        "title": title,
-        "status": status,
-        "detail": detail,
-        "code": code,
-    }
-    if instance:
-        body["instance"] = instance
-    body.update(extra)
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+class InternalError(DomainError):
+    status, code, title = 500, "INTERNAL_ERROR", "Internal server error"
 
 
-def _field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
-    errors = []
-    for error in exc.errors():
-        location = [str(part) for part in error.get("loc", ())]
-        errors.append(
-            {
-                "field": ".".join(location[1:]) or ".".join(location),
-                "location": location[0] if location else "body",
-                "message": error.get("msg", "invalid value"),
-                "type": error.get("type", "value_error"),
-            }
+class StorageUnavailable(ServiceUnavailable):
+    code = "STORAGE_UNAVAILABLE"
+
+
+def storage_error(
+    exc: ClientError | BotoCoreError, *, on_condition: DomainError | None = None
+) -> DomainError:
+    """The one translation of an AWS storage error into what the client is told.
+
+    A failed condition (of a single write, or of any item of a transaction) is the caller's
+    domain error (404/409), when it names one. DynamoDB's
+    `ValidationException` means we sent a request it cannot take — a bug in our code, logged
+    as one and answered 500. Anything else is an outage: 503, retry later.
+    """
+    code, reasons = error_code(exc), cancellation_reasons(exc)
+    failed_condition = code == "ConditionalCheckFailedException" or (
+        code == "TransactionCanceledException" and "ConditionalCheckFailed" in reasons
+    )
+    if failed_condition and on_condition is not None:
+        return on_condition
+    if code == "ValidationException" or "ValidationError" in reasons:
+        log.error(
+            "BUG: DynamoDB answered ValidationException (a request we built is invalid): %s", exc
         )
-    return errors
+        return InternalError("An unexpected error occurred; it has been logged.")
+    log.warning("storage error: %r", exc)
+    return StorageUnavailable("Storage is unavailable right now; retry shortly.")
 
 
 _STATUS_CODES = {
@@ -156,28 +147,11 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(DomainError)
     async def _domain(request: Request, exc: DomainError) -> JSONResponse:
-        return problem_response(
-            status=exc.status,
-            code=exc.code,
-            title=exc.title,
-            detail=exc.detail,
-            instance=request.url.path,
-            headers=exc.headers,
-            **exc.extra,
-        )
+        return exc.response(instance=request.url.path)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = _field_errors(exc)
-        fields = ", ".join(sorted({e["field"] for e in errors}))
-        return problem_response(
-            status=422,
-            code="VALIDATION_ERROR",
-            title="Validation error",
-            detail=f"The request has invalid fields: {fields}",
-            instance=request.url.path,
-            errors=errors,
-        )
+        return validation_response(exc.errors(), instance=request.url.path)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -197,16 +171,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(BotoCoreError)
     @app.exception_handler(ClientError)
     async def _storage(request: Request, exc: Exception) -> JSONResponse:
-        # AWS texts stay in our logs; the client learns only that storage is unavailable.
-        log.warning("storage error on %s %s: %r", request.method, request.url.path, exc)
-        return problem_response(
-            status=503,
-            code="STORAGE_UNAVAILABLE",
-            title="Service unavailable",
-            detail="Storage is unavailable right now; retry shortly.",
-            instance=request.url.path,
-            headers={"Retry-After": "5"},
-        )
+        # AWS texts stay in our logs; the client learns only what storage_error decided.
+        assert isinstance(exc, ClientError | BotoCoreError)
+        log.info("storage error on %s %s", request.method, request.url.path)
+        return await _domain(request, storage_error(exc))
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -92,7 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
-async def _stop(task: asyncio.Task) -> None:
+async def _stop(task: asyncio.Task[None]) -> None:
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task

@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
+from contract.jobs import BuildResult, JobView
 from testing.fake_infra import FakeInfraService
 
 TOKEN = "smoke-token"
@@ -52,8 +53,10 @@ def test_a_build_is_queued_then_succeeds_on_the_first_poll(
     job = http.get(f"/v1/builds/{submitted.json()['job_id']}").json()
 
     assert set(job) == {
-        "job_id", "status", "result", "error", "log_path", "started_at", "finished_at",
+        "job_id", "job_key", "status", "result", "error", "log_path", "created_at",
+        "started_at", "finished_at",
     }  # fmt: skip
+    assert JobView[BuildResult].model_validate(job).result is not None
     assert job["status"] == "succeeded" and job["error"] is None
     assert job["result"]["wasm_path"] == build_request()["artifact"]
     assert len(job["result"]["sha256"]) == 64 and job["result"]["size"] > 0
@@ -67,7 +70,8 @@ def test_posting_the_same_job_key_returns_the_same_job(
     first = http.post("/v1/builds", json=build_request()).json()
     again = http.post("/v1/builds", json=build_request())
 
-    assert again.status_code == 200 and again.json()["job_id"] == first["job_id"]
+    # As the real service: 202 and the job already known for the key.
+    assert again.status_code == 202 and again.json()["job_id"] == first["job_id"]
     assert infra.posts_per_key["task-1:build"] == 2
     assert infra.jobs_created_per_key["task-1:build"] == 1
 
@@ -111,7 +115,27 @@ def test_failure_is_set_per_app_name_with_code_message_and_log(
 
 def test_unknown_job_ids_and_missing_fields_are_refused(http: httpx.Client) -> None:
     assert http.get("/v1/deployments/nope").status_code == 404
-    assert http.post("/v1/builds", json={"job_key": "k"}).status_code == 422
+    refused = http.post("/v1/builds", json={"job_key": "k"})
+    assert refused.status_code == 422
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert {"source", "artifact", "app_name"} <= {e["field"] for e in refused.json()["errors"]}
+
+
+def test_a_push_without_a_tag_is_refused_as_the_real_service_does(http: httpx.Client) -> None:
+    body = {"job_key": "t:push", "wasm_path": "s3://b/a.wasm", "app_name": "hello"}
+    refused = http.post("/v1/pushes", json=body | {"repository": "faas/hello"})
+    assert refused.status_code == 422
+    assert [e["field"] for e in refused.json()["errors"]] == ["tag"]
+
+
+def test_a_deploy_without_a_namespace_goes_to_the_default_one(
+    infra: FakeInfraService, http: httpx.Client
+) -> None:
+    infra.instant("deploy")
+    manifest = "apiVersion: core.spinkube.dev/v1alpha1\nkind: SpinApp\nmetadata:\n  name: hi\n"
+    job = http.post("/v1/deployments", json={"job_key": "t:deploy", "manifest": manifest})
+    assert job.status_code == 202
+    assert job.json()["result"]["namespace"] == "default"
 
 
 def test_unavailable_answers_503_for_the_next_requests(infra: FakeInfraService, http: httpx.Client):
@@ -139,7 +163,7 @@ def test_an_answer_lost_after_processing_still_created_the_job(
     infra.unavailable(1, after_processing=True)
 
     assert http.post("/v1/builds", json=build_request()).status_code == 503
-    assert http.post("/v1/builds", json=build_request()).status_code == 200
+    assert http.post("/v1/builds", json=build_request()).status_code == 202
     assert infra.jobs_created_per_key["task-1:build"] == 1
 
 
@@ -212,7 +236,7 @@ def test_scaffold_and_deploy_results_follow_the_request(
     infra.instant()
     scaffold = {
         "job_key": "t:scaffold", "image_url": "registry.test:5000/faas/hello@sha256:ab",
-        "app_name": "hello", "replicas": 3, "variables": {"GREETING": "hi"},
+        "app_name": "hello", "replicas": 3, "variables": {"greeting": "hi"},
     }  # fmt: skip
     manifest = http.post("/v1/scaffolds", json=scaffold).json()["result"]["manifest"]
     deploy = {"job_key": "t:deploy", "namespace": "faas", "manifest": manifest}

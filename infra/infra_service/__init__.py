@@ -1,1 +1,1 @@
-"""The reference infrastructure service: build, push, scaffold and deploy (SPEC §4, §7)."""
+"""The reference infrastructure service: build, push, scaffold, deploy (docs/contract.md)."""

@@ -1,4 +1,4 @@
-"""Bearer-token authentication of the backend's calls (SPEC §4)."""
+"""Bearer-token authentication of the backend's calls (docs/contract.md)."""
 
 import hmac
 from typing import Annotated
@@ -10,7 +10,8 @@ from infra_service.errors import Unauthorized
 
 
 def settings_of(request: Request) -> Settings:
-    return request.app.state.settings
+    settings: Settings = request.app.state.settings
+    return settings
 
 
 def require_token(request: Request, settings: Annotated[Settings, Depends(settings_of)]) -> None:

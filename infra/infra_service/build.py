@@ -1,8 +1,8 @@
 """The build job: S3 source → safe unpack → cheap checks → componentize-py → .wasm in S3.
 
-The full log (our steps, pip's and the compiler's output) is uploaded to
-`build-logs/{task_id}/build.log` in every outcome; a failure's message carries the
-compiler's own error lines.
+The full log (our steps, pip's and the compiler's output) is uploaded in every outcome to the
+request's `log_path` (or `build-logs/{job_id}/build.log` when it names none); a failure's
+message carries the compiler's own error lines.
 """
 
 import asyncio
@@ -76,6 +76,8 @@ class Builder:
         bucket = self._settings.s3_bucket
         parse_s3_path(request["source"], bucket=bucket, field="source")
         parse_s3_path(request["artifact"], bucket=bucket, field="artifact")
+        if request.get("log_path"):
+            parse_s3_path(request["log_path"], bucket=bucket, field="log_path")
 
     async def run(self, job: Job) -> dict[str, Any]:
         """Build one job's source; the log reaches S3 whatever happens."""
@@ -83,7 +85,11 @@ class Builder:
         bucket = self._settings.s3_bucket
         source = parse_s3_path(request["source"], bucket=bucket, field="source")
         artifact = parse_s3_path(request["artifact"], bucket=bucket, field="artifact")
-        log_location = self._objects.location(f"build-logs/{_task_id(artifact, job)}/build.log")
+        log_location = (
+            parse_s3_path(request["log_path"], bucket=bucket, field="log_path")
+            if request.get("log_path")
+            else self._objects.location(f"build-logs/{job.job_id}/build.log")
+        )
         job.log_path = log_location.url
         self._settings.scratch_dir.mkdir(parents=True, exist_ok=True)
         workdir = Path(tempfile.mkdtemp(prefix="build-", dir=self._settings.scratch_dir))
@@ -271,14 +277,6 @@ class Builder:
         except JobFailure:
             log.warning("could not store the build log at %s", target.url)
             job.log_path = None
-
-
-def _task_id(artifact: S3Location, job: Job) -> str:
-    """`build-artifacts/{task_id}/{app}.wasm` → task_id; else the job's own id."""
-    parts = artifact.key.split("/")
-    if len(parts) == 3 and parts[0] == "build-artifacts":
-        return parts[1]
-    return job.job_id
 
 
 def _digest_and_check(path: Path) -> tuple[str, int]:

@@ -46,7 +46,7 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8001, ge=1, le=65535)
     log_level: str = "INFO"
-    # The backend sends `Authorization: Bearer <token>` (SPEC §4).
+    # The backend sends `Authorization: Bearer <token>` (docs/contract.md).
     service_token: SecretStr = SecretStr(DEV_TOKEN)
 
     # AWS: region, optional endpoint (moto locally), optional static keys (else the default chain).

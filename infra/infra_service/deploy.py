@@ -1,7 +1,7 @@
 """Deploy targets: SpinKube on a cluster, or the local runtime; `create_target` picks one.
 
 Kubernetes: server-side apply of the SpinApp (and its HPA), then wait until it is ready.
-"Deployed" means `status.readyReplicas ≥ 1` (SPEC §4). A SpinApp that does not get there
+"Deployed" means `status.readyReplicas ≥ 1` (docs/contract.md). A SpinApp that does not get there
 within the deadline fails with the cluster's own reason: its conditions and the latest
 warning events of the app's Deployment, ReplicaSets and pods. Undeploy deletes the SpinApp
 and its HPA; runtime logs are the logs of the pods SpinKube labels with the app's name.

@@ -8,23 +8,22 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from contract.problems import (
+    PROBLEM_JSON,
+    ProblemError,
+    field_errors,
+    problem_body,
+    problem_response,
+    validation_response,
+)
+
+__all__ = ["PROBLEM_JSON", "ServiceError", "install_error_handlers", "problem"]
+
 log = logging.getLogger(__name__)
 
-PROBLEM_JSON = "application/problem+json"
-TYPE_BASE = "https://errors.faas.dev/"
 
-
-class ServiceError(Exception):
+class ServiceError(ProblemError):
     """An error a client can act on; carries its HTTP status and a stable code."""
-
-    status: int = 400
-    code: str = "BAD_REQUEST"
-    title: str = "Bad request"
-
-    def __init__(self, detail: str, *, headers: dict[str, str] | None = None) -> None:
-        super().__init__(detail)
-        self.detail = detail
-        self.headers = headers or {}
 
 
 class Unauthorized(ServiceError):
@@ -71,75 +70,50 @@ class DependencyFailed(ServiceError):
     status, title = 503, "Dependency failed"
 
     def __init__(self, code: str, detail: str, *, status: int = 503) -> None:
-        super().__init__(detail, headers={"Retry-After": "5"} if status == 503 else None)
-        self.code, self.status = code, status
+        headers = {"Retry-After": "5"} if status == 503 else None
+        super().__init__(detail, code=code, status=status, headers=headers)
 
 
 def problem(
     *, status: int, code: str, title: str, detail: str, instance: str, **extra: Any
 ) -> dict[str, Any]:
-    body = {
-        "type": TYPE_BASE + code.lower().replace("_", "-"),
-        "title": title,
-        "status": status,
-        "detail": detail,
-        "code": code,
-        "instance": instance,
-    }
-    return body | extra
+    """A problem document as a dict (contract.problems), for answers built by hand."""
+    return problem_body(
+        status=status, code=code, title=title, detail=detail, instance=instance, **extra
+    )
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    """Render every error as problem+json; nothing internal reaches the client."""
+    """Render every error as problem+json (contract.problems); nothing internal leaks."""
 
     @app.exception_handler(ServiceError)
     async def _service_error(request: Request, exc: ServiceError) -> JSONResponse:
-        body = problem(
-            status=exc.status,
-            code=exc.code,
-            title=exc.title,
-            detail=exc.detail,
-            instance=request.url.path,
-        )
-        return JSONResponse(body, exc.status, headers=exc.headers, media_type=PROBLEM_JSON)
+        return exc.response(instance=request.url.path)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [
-            {"field": ".".join(str(p) for p in err["loc"][1:]) or "body", "message": err["msg"]}
-            for err in exc.errors()
-        ]
-        body = problem(
-            status=422,
-            code="VALIDATION_ERROR",
-            title="Validation error",
-            detail="The request body is not valid: "
-            + "; ".join(f"{e['field']}: {e['message']}" for e in errors),
-            instance=request.url.path,
-            errors=errors,
-        )
-        return JSONResponse(body, 422, media_type=PROBLEM_JSON)
+        messages = "; ".join(f"{e['field']}: {e['message']}" for e in field_errors(exc.errors()))
+        detail = f"The request body is not valid: {messages}"
+        return validation_response(exc.errors(), instance=request.url.path, detail=detail)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(exc.status_code, "HTTP_ERROR")
-        body = problem(
+        return problem_response(
             status=exc.status_code,
             code=code,
             title=str(exc.detail),
             detail=str(exc.detail),
             instance=request.url.path,
         )
-        return JSONResponse(body, exc.status_code, media_type=PROBLEM_JSON)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        body = problem(
+        return problem_response(
             status=500,
             code="INTERNAL_ERROR",
             title="Internal error",
             detail="The service failed unexpectedly; the error is logged.",
             instance=request.url.path,
         )
-        return JSONResponse(body, 500, media_type=PROBLEM_JSON)

@@ -1,4 +1,4 @@
-"""Jobs: idempotent by `job_key`, run by a bounded pool of workers per kind (SPEC §4).
+"""Jobs: idempotent by `job_key`, run by a bounded pool of workers per kind (docs/contract.md).
 
 A job id stays valid for the life of the process. Posting a known `job_key` again returns the
 same job (so the backend may resubmit after a crash or a lost reply); the same key with a
@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from contract.jobs import view_of
 from infra_service.errors import JobKeyConflict, JobNotFound, QueueFull
 
 log = logging.getLogger(__name__)
@@ -53,19 +54,15 @@ class Job:
     started_at: str | None = None
     finished_at: str | None = None
 
+    @property
+    def task_id(self) -> str | None:
+        """The control plane's task this job serves, when the request named it."""
+        value = self.request.get("task_id")
+        return str(value) if value else None
+
     def view(self) -> dict[str, Any]:
-        """The job as GET answers it."""
-        return {
-            "job_id": self.job_id,
-            "job_key": self.job_key,
-            "status": self.status,
-            "result": self.result,
-            "error": self.error,
-            "log_path": self.log_path,
-            "created_at": self.created_at,
-            "started_at": self.started_at,
-            "finished_at": self.finished_at,
-        }
+        """The job as POST and GET answer it (contract.jobs.JobView)."""
+        return view_of(self)
 
 
 Runner = Callable[[Job], Awaitable[dict[str, Any]]]
@@ -148,7 +145,7 @@ class JobStore:
         self._jobs[job.job_id] = job
         self._by_key[(kind, job_key)] = job
         pool.queue.put_nowait(job)
-        log.info("accepted %s job %s for key %s", kind, job.job_id, job_key)
+        log.info("accepted %s job %s for key %s (task %s)", kind, job.job_id, job_key, job.task_id)
         return job
 
     def get(self, *, kind: str, job_id: str) -> Job:

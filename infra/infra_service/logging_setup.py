@@ -1,4 +1,7 @@
-"""Structured logs: JSON lines in production, readable text elsewhere; the job on every line."""
+"""Structured logs: JSON lines in production, readable text elsewhere.
+
+Every line of job work names its job and the control plane's task (when the request named it).
+"""
 
 import json
 import logging
@@ -12,6 +15,7 @@ class _JobContext(logging.Filter):
         job = current_job.get()
         record.job_id = job.job_id if job else "-"
         record.job_key = job.job_key if job else "-"
+        record.task_id = (job.task_id if job else None) or "-"
         return True
 
 
@@ -24,6 +28,7 @@ class _JsonFormatter(logging.Formatter):
             "message": record.getMessage(),
             "job_id": getattr(record, "job_id", "-"),
             "job_key": getattr(record, "job_key", "-"),
+            "task_id": getattr(record, "task_id", "-"),
         }
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
@@ -36,7 +41,9 @@ def configure_logging(*, level: str, json_lines: bool) -> None:
     handler.setFormatter(
         _JsonFormatter()
         if json_lines
-        else logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(job_id)s] %(message)s")
+        else logging.Formatter(
+            "%(asctime)s %(levelname)s %(name)s [%(job_id)s %(task_id)s] %(message)s"
+        )
     )
     root = logging.getLogger("infra_service")
     root.handlers[:] = [handler]

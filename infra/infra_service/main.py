@@ -99,7 +99,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         jobs.register(
             kind="push", runner=pusher.run, check=pusher.check, workers=settings.push_concurrency
         )
-        jobs.register(kind="scaffold", runner=Scaffolder(objects=objects).run, workers=2)
+        scaffolder = Scaffolder(objects=objects)
+        jobs.register(kind="scaffold", runner=scaffolder.run, check=scaffolder.check, workers=2)
         jobs.register(
             kind="deploy",
             runner=target.run,
@@ -128,7 +129,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(
         title="FaaS infrastructure service",
         version="0.1.0",
-        summary="Build, push, scaffold and deploy jobs for the control plane (SPEC §4).",
+        summary="Build, push, scaffold and deploy jobs for the control plane (docs/contract.md).",
         lifespan=lifespan,
     )
     app.state.settings = settings

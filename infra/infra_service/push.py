@@ -180,7 +180,8 @@ def ecr_credentials(*, ecr_client: Any) -> CredentialSource:
 
     async def fetch() -> tuple[str, str] | None:
         if cache and cache["expires"] - time.time() > 300:
-            return cache["credentials"]
+            cached: tuple[str, str] = cache["credentials"]
+            return cached
         try:
             answer = await ecr_client.get_authorization_token()
         except Exception as exc:  # botocore errors: translated, never shown raw
@@ -193,7 +194,7 @@ def ecr_credentials(*, ecr_client: Any) -> CredentialSource:
         expires = data.get("expiresAt")
         cache["credentials"] = (user, password)
         cache["expires"] = expires.timestamp() if expires else time.time() + 3600
-        return cache["credentials"]
+        return user, password
 
     return fetch
 

@@ -6,12 +6,11 @@ string, and no value can add keys of its own.
 """
 
 import json
-import re
 from typing import Any
 
 from infra_service.jobs import Job
 from infra_service.schemas import ScaffoldRequest
-from infra_service.storage import ObjectStore
+from infra_service.storage import ObjectStore, parse_s3_path
 
 API_VERSION = "core.spinkube.dev/v1alpha1"
 
@@ -91,12 +90,25 @@ class Scaffolder:
     def __init__(self, *, objects: ObjectStore) -> None:
         self._objects = objects
 
+    def check(self, request: dict[str, Any]) -> None:
+        """Refuse at once (422) a manifest_path outside the service's bucket."""
+        if request.get("manifest_path"):
+            parse_s3_path(
+                request["manifest_path"], bucket=self._objects.bucket, field="manifest_path"
+            )
+
     async def run(self, job: Job) -> dict[str, Any]:
-        """Write the manifest and store it under manifests/{task_id}/{app_name}.yaml."""
+        """Write the manifest and store it at the request's `manifest_path`.
+
+        Without one it goes to `manifests/{job_id}/{app_name}.yaml`.
+        """
         request = ScaffoldRequest.model_validate(job.request)
         manifest = spinapp_yaml(request)
-        task = re.sub(r"[^A-Za-z0-9._-]", "-", job.job_key.split(":", 1)[0])[:128] or job.job_id
-        target = self._objects.location(f"manifests/{task}/{request.app_name}.yaml")
+        target = (
+            parse_s3_path(request.manifest_path, bucket=self._objects.bucket, field="manifest_path")
+            if request.manifest_path
+            else self._objects.location(f"manifests/{job.job_id}/{request.app_name}.yaml")
+        )
         await self._objects.put_text(target, manifest, content_type="application/yaml")
         kinds = ["SpinApp"] + (["HorizontalPodAutoscaler"] if request.autoscaling else [])
         return {

@@ -1,4 +1,4 @@
-"""Every job endpoint wants the service's bearer token (SPEC §4)."""
+"""Every job endpoint wants the service's bearer token (docs/contract.md)."""
 
 import httpx
 import pytest

@@ -24,6 +24,8 @@ async def _build(client: httpx.AsyncClient, s3: Any, filename: str, source: byte
         "app_name": "hello",
         "source": f"s3://{BUCKET}/{key}",
         "artifact": f"s3://{BUCKET}/build-artifacts/task-1/hello.wasm",
+        "task_id": "task-1",
+        "log_path": f"s3://{BUCKET}/build-logs/task-1/build.log",
     }
     return await run_job(client, "builds", body, timeout=30)
 
@@ -59,10 +61,43 @@ async def test_a_missing_source_object_fails_plainly(client: httpx.AsyncClient, 
         "app_name": "hello",
         "source": f"s3://{BUCKET}/build-sources/ws-1/task-1/gone.py",
         "artifact": f"s3://{BUCKET}/build-artifacts/task-1/hello.wasm",
+        "log_path": f"s3://{BUCKET}/build-logs/task-1/build.log",
     }
     job = await run_job(client, "builds", body)
     assert job["error"]["code"] == "SOURCE_NOT_FOUND"
     assert "gone.py" in _log(s3)
+
+
+async def test_without_a_log_path_the_log_goes_under_the_job_id(
+    client: httpx.AsyncClient, s3: Any
+) -> None:
+    body = {
+        "job_key": "task-2:build",
+        "workspace_id": "ws-1",
+        "app_name": "hello",
+        "source": f"s3://{BUCKET}/build-sources/ws-1/task-2/gone.py",
+        "artifact": f"s3://{BUCKET}/build-artifacts/task-2/hello.wasm",
+    }
+    job = await run_job(client, "builds", body)
+    assert job["log_path"] == f"s3://{BUCKET}/build-logs/{job['job_id']}/build.log"
+    stored = s3.get_object(Bucket=BUCKET, Key=f"build-logs/{job['job_id']}/build.log")
+    assert "gone.py" in stored["Body"].read().decode()
+
+
+async def test_a_log_path_outside_the_bucket_is_refused_up_front(
+    client: httpx.AsyncClient, s3: Any
+) -> None:
+    body = {
+        "job_key": "task-3:build",
+        "workspace_id": "ws-1",
+        "app_name": "hello",
+        "source": f"s3://{BUCKET}/build-sources/ws-1/task-3/app.py",
+        "artifact": f"s3://{BUCKET}/build-artifacts/task-3/hello.wasm",
+        "log_path": "s3://elsewhere/build.log",
+    }
+    response = await client.post("/v1/builds", json=body)
+    assert response.status_code == 422
+    assert "log_path" in response.json()["detail"]
 
 
 async def test_an_unsafe_zip_is_refused_before_anything_is_unpacked(

@@ -1,4 +1,4 @@
-"""Jobs: idempotent by job_key, known by id while the process lives, bounded queues (SPEC §4)."""
+"""Jobs: idempotent by job_key, known by id while the process lives, bounded queues."""
 
 import asyncio
 from typing import Any

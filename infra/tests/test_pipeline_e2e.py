@@ -71,6 +71,8 @@ def _build(stack: Stack, task: str, filename: str, source: bytes, app: str = "he
         "app_name": app,
         "source": f"s3://{BUCKET}/{key}",
         "artifact": f"s3://{BUCKET}/build-artifacts/{task}/{app}.wasm",
+        "task_id": task,
+        "log_path": f"s3://{BUCKET}/build-logs/{task}/build.log",
     }
     return _run(stack, "builds", body)
 

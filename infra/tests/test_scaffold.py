@@ -14,7 +14,13 @@ IMAGE = "127.0.0.1:5001/faas-functions@sha256:" + "ab" * 32
 
 
 async def _scaffold(client: httpx.AsyncClient, **options: Any) -> tuple[dict[str, Any], list]:
-    body = {"job_key": "task-9:scaffold", "image_url": IMAGE, "app_name": "hello"} | options
+    body = {
+        "job_key": "task-9:scaffold",
+        "task_id": "task-9",
+        "image_url": IMAGE,
+        "app_name": "hello",
+        "manifest_path": f"s3://{BUCKET}/manifests/task-9/hello.yaml",
+    } | options
     job = await run_job(client, "scaffolds", body)
     assert job["status"] == "succeeded", job["error"]
     documents = list(yaml.safe_load_all(job["result"]["manifest"]))
@@ -109,6 +115,29 @@ async def test_autoscaling_enables_it_drops_replicas_and_adds_an_hpa(
     }
     assert targets == {"cpu": 70, "memory": 80}
     assert result["kinds"] == ["SpinApp", "HorizontalPodAutoscaler"]
+
+
+async def test_without_a_manifest_path_the_manifest_goes_under_the_job_id(
+    client: httpx.AsyncClient, s3: Any
+) -> None:
+    body = {"job_key": "k-default", "image_url": IMAGE, "app_name": "hello"}
+    job = await run_job(client, "scaffolds", body)
+    key = f"manifests/{job['job_id']}/hello.yaml"
+    assert job["result"]["manifest_path"] == f"s3://{BUCKET}/{key}"
+    assert (
+        s3.get_object(Bucket=BUCKET, Key=key)["Body"].read().decode() == job["result"]["manifest"]
+    )
+
+
+async def test_a_manifest_path_outside_the_bucket_is_refused_up_front(
+    client: httpx.AsyncClient,
+) -> None:
+    body = {"job_key": "k", "image_url": IMAGE, "app_name": "hello"}
+    response = await client.post(
+        "/v1/scaffolds", json=body | {"manifest_path": "s3://elsewhere/m.yaml"}
+    )
+    assert response.status_code == 422
+    assert "manifest_path" in response.json()["detail"]
 
 
 async def test_autoscaling_without_cpu_and_memory_limits_is_refused(

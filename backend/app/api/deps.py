@@ -4,7 +4,7 @@ All are `async def`: FastAPI runs a plain `def` dependency in a worker thread, a
 dependency per request that showed up in the status-polling profile.
 """
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -13,12 +13,15 @@ from app.auth.access import Access
 from app.auth.principal import Principal
 from app.config import Settings
 from app.container import Container
+from app.functions.models import FunctionRecord
 from app.storage.api_keys import ApiKeyRepository
 from app.storage.functions import FunctionRepository
 from app.storage.members import MemberRepository
 from app.storage.objects import ObjectStore
 from app.storage.workspaces import WorkspaceRepository
+from app.tasks.models import Task
 from app.tasks.service import TaskRepos
+from app.workspaces.models import WorkspaceRecord
 
 # Declared for the OpenAPI description; the token itself is checked by the
 # AuthenticationMiddleware before the body is read.
@@ -29,7 +32,8 @@ _bearer = HTTPBearer(
 
 
 async def get_container(request: Request) -> Container:
-    return request.app.state.container
+    container: Container = request.app.state.container
+    return container
 
 
 ContainerDep = Annotated[Container, Depends(get_container)]
@@ -40,7 +44,8 @@ async def get_caller(
     _: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     """The authenticated caller of this request."""
-    return request.state.caller
+    caller: Principal = request.state.caller
+    return caller
 
 
 CallerDep = Annotated[Principal, Depends(get_caller)]
@@ -60,28 +65,28 @@ async def get_access(container: ContainerDep, caller: CallerDep) -> Access:
 AccessDep = Annotated[Access, Depends(get_access)]
 
 
-async def workspace_in_path(workspace_id: str, access: AccessDep) -> dict[str, Any]:
+async def workspace_in_path(workspace_id: str, access: AccessDep) -> WorkspaceRecord:
     """The path's workspace, if the caller is a member (404 otherwise)."""
     return await access.workspace(workspace_id)
 
 
-async def owned_workspace_in_path(workspace_id: str, access: AccessDep) -> dict[str, Any]:
+async def owned_workspace_in_path(workspace_id: str, access: AccessDep) -> WorkspaceRecord:
     """The path's workspace, if the caller owns it (404 for strangers, 403 for members)."""
     return await access.workspace(workspace_id, owner=True)
 
 
-async def function_in_path(function_id: str, access: AccessDep) -> dict[str, Any]:
+async def function_in_path(function_id: str, access: AccessDep) -> FunctionRecord:
     return await access.function(function_id)
 
 
-async def task_in_path(task_id: str, access: AccessDep) -> dict[str, Any]:
+async def task_in_path(task_id: str, access: AccessDep) -> Task:
     return await access.task(task_id)
 
 
-WorkspaceDep = Annotated[dict[str, Any], Depends(workspace_in_path)]
-OwnedWorkspaceDep = Annotated[dict[str, Any], Depends(owned_workspace_in_path)]
-FunctionDep = Annotated[dict[str, Any], Depends(function_in_path)]
-TaskDep = Annotated[dict[str, Any], Depends(task_in_path)]
+WorkspaceDep = Annotated[WorkspaceRecord, Depends(workspace_in_path)]
+OwnedWorkspaceDep = Annotated[WorkspaceRecord, Depends(owned_workspace_in_path)]
+FunctionDep = Annotated[FunctionRecord, Depends(function_in_path)]
+TaskDep = Annotated[Task, Depends(task_in_path)]
 
 
 async def get_settings_dep(container: ContainerDep) -> Settings:

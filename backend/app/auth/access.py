@@ -5,24 +5,22 @@ may not use answers exactly like one that does not exist (404), so ids leak noth
 for members asking for an owner's action.
 """
 
-from typing import Any
-
 from app.auth.principal import Principal
 from app.auth.role_cache import RoleCache
 from app.errors import Forbidden, NotFound
+from app.functions.models import FunctionRecord
 from app.ids import is_id
-from app.storage.functions import FunctionRepository
+from app.logging_setup import task_context
+from app.storage.functions import FunctionRepository, function_not_found
 from app.storage.members import MemberRepository
 from app.storage.tasks import TaskRepository
 from app.storage.workspaces import WorkspaceRepository
+from app.tasks.models import Task
+from app.workspaces.models import WorkspaceRecord
 
 
 def workspace_not_found(workspace_id: str) -> NotFound:
     return NotFound(f"Workspace {workspace_id} not found", code="WORKSPACE_NOT_FOUND")
-
-
-def function_not_found(function_id: str) -> NotFound:
-    return NotFound(f"Function {function_id} not found", code="FUNCTION_NOT_FOUND")
 
 
 def task_not_found(task_id: str) -> NotFound:
@@ -57,12 +55,12 @@ class Access:
         role = self._roles.get(workspace_id, subject)
         if role is None:
             member = await self._members.get(workspace_id=workspace_id, subject=subject)
-            role = member["role"] if member else None
+            role = member.role if member else None
             if role is not None:
                 self._roles.put(workspace_id, subject, role)
         return role
 
-    async def workspace(self, workspace_id: str, *, owner: bool = False) -> dict[str, Any]:
+    async def workspace(self, workspace_id: str, *, owner: bool = False) -> WorkspaceRecord:
         """The workspace, if the caller may use it (and owns it, when `owner`)."""
         role = await self.role_in(workspace_id)
         record = await self._workspaces.get(workspace_id=workspace_id) if role else None
@@ -72,14 +70,16 @@ class Access:
             raise Forbidden("Only the workspace's owner may do this", code="OWNER_REQUIRED")
         return record
 
-    async def function(self, function_id: str) -> dict[str, Any]:
+    async def function(self, function_id: str) -> FunctionRecord:
         record = await self._functions.get(function_id=function_id) if is_id(function_id) else None
-        if record is None or not await self.role_in(record["workspace_id"]):
+        if record is None or not await self.role_in(record.workspace_id):
             raise function_not_found(function_id)
         return record
 
-    async def task(self, task_id: str) -> dict[str, Any]:
+    async def task(self, task_id: str) -> Task:
+        """The task, if the caller may see it; it names the log context from here on."""
         record = await self._tasks.get(task_id=task_id) if is_id(task_id) else None
-        if record is None or not await self.role_in(record["workspace_id"]):
+        if record is None or not await self.role_in(record.workspace_id):
             raise task_not_found(task_id)
+        task_context.set(task_id)
         return record

@@ -46,8 +46,6 @@ async def _api_key_principal(token: str, keys: ApiKeyRepository) -> Principal:
     assert parsed is not None
     key_id, secret = parsed
     record = await keys.get(key_id=key_id)
-    if record is None or not api_keys.matches(secret, record["secret_hash"]):
+    if record is None or not api_keys.matches(secret, record.secret_hash):
         raise Unauthorized("Invalid or revoked API key", code="INVALID_TOKEN")
-    return Principal(
-        subject=f"apikey:{key_id}", kind="api_key", workspace_id=record["workspace_id"]
-    )
+    return Principal(subject=f"apikey:{key_id}", kind="api_key", workspace_id=record.workspace_id)

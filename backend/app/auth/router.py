@@ -13,7 +13,6 @@ from app.api.deps import (
 from app.api.problems import PROBLEM_RESPONSES
 from app.auth import service
 from app.auth.schemas import (
-    ApiKey,
     ApiKeyCreate,
     ApiKeyCreated,
     ApiKeyList,
@@ -21,7 +20,6 @@ from app.auth.schemas import (
     MemberList,
     MemberUpdate,
 )
-from app.errors import NotFound
 
 router = APIRouter(
     prefix="/api/workspaces/{workspace_id}", tags=["access"], responses=PROBLEM_RESPONSES
@@ -31,8 +29,7 @@ router = APIRouter(
 @router.get("/members", response_model=MemberList)
 async def list_members(workspace: WorkspaceDep, members: MembersDep) -> MemberList:
     """Who may use this workspace."""
-    items = await members.list_in_workspace(workspace_id=workspace["id"])
-    return MemberList(items=[Member.model_validate(item) for item in items])
+    return await service.list_members(members=members, workspace=workspace)
 
 
 @router.put("/members/{subject}", response_model=Member)
@@ -72,13 +69,10 @@ async def create_api_key(
 
 @router.get("/api-keys", response_model=ApiKeyList)
 async def list_api_keys(workspace: WorkspaceDep, keys: ApiKeysDep) -> ApiKeyList:
-    items = await keys.list_in_workspace(workspace_id=workspace["id"])
-    return ApiKeyList(items=[ApiKey.model_validate(item) for item in items])
+    return await service.list_api_keys(keys=keys, workspace=workspace)
 
 
 @router.delete("/api-keys/{key_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def revoke_api_key(key_id: str, workspace: OwnedWorkspaceDep, keys: ApiKeysDep) -> None:
     """Revoke a key: it is refused from now on (owners only)."""
-    if len(key_id) != 26:
-        raise NotFound(f"API key {key_id} not found", code="API_KEY_NOT_FOUND")
-    await keys.delete(workspace_id=workspace["id"], key_id=key_id)
+    await service.revoke_api_key(keys=keys, workspace=workspace, key_id=key_id)

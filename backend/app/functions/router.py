@@ -36,7 +36,7 @@ async def list_functions(
 
 @router.get("/functions/{function_id}", response_model=Function)
 async def get_function(function: FunctionDep) -> Function:
-    return Function.model_validate(function)
+    return service.render(function)
 
 
 @router.patch("/functions/{function_id}", response_model=Function)

@@ -3,53 +3,53 @@
 from typing import Any
 
 from app.clock import now_iso
+from app.functions.models import FunctionRecord
 from app.functions.schemas import Function, FunctionCreate, FunctionList, FunctionUpdate
 from app.ids import new_id
 from app.storage.functions import FunctionRepository
+from app.workspaces.models import WorkspaceRecord
+
+
+def render(function: FunctionRecord) -> Function:
+    """The stored function as the API shows it."""
+    return Function.model_validate(function.model_dump())
 
 
 async def create_function(
-    *, functions: FunctionRepository, workspace: dict[str, Any], data: FunctionCreate
+    *, functions: FunctionRepository, workspace: WorkspaceRecord, data: FunctionCreate
 ) -> Function:
     """Create a function; its name must be free in the workspace (409 otherwise)."""
     now = now_iso()
-    function = Function(
-        id=new_id(),
-        workspace_id=workspace["id"],
-        created_at=now,
-        updated_at=now,
-        **data.model_dump(),
+    function = FunctionRecord(
+        id=new_id(), workspace_id=workspace.id, created_at=now, updated_at=now, **data.model_dump()
     )
-    await functions.create(function=function.model_dump())
-    return function
+    await functions.create(function=function)
+    return render(function)
 
 
 async def list_functions(
-    *, functions: FunctionRepository, workspace: dict[str, Any], limit: int, next_token: str | None
+    *,
+    functions: FunctionRepository,
+    workspace: WorkspaceRecord,
+    limit: int,
+    next_token: str | None,
 ) -> FunctionList:
     """One page of a workspace's functions, oldest first."""
     page = await functions.list_in_workspace(
-        workspace_id=workspace["id"], limit=limit, next_token=next_token
+        workspace_id=workspace.id, limit=limit, next_token=next_token
     )
-    return FunctionList(
-        items=[Function.model_validate(item) for item in page.items], next_token=page.next_token
-    )
+    return FunctionList(items=[render(item) for item in page.items], next_token=page.next_token)
 
 
 async def update_function(
-    *, functions: FunctionRepository, function: dict[str, Any], data: FunctionUpdate
+    *, functions: FunctionRepository, function: FunctionRecord, data: FunctionUpdate
 ) -> Function:
     """Change description, variables or replicas."""
-    changes = data.model_dump(exclude_unset=True)
+    changes: dict[str, Any] = data.model_dump(exclude_unset=True)
     changes["updated_at"] = now_iso()
-    record = await functions.update(
-        workspace_id=function["workspace_id"], function_id=function["id"], changes=changes
-    )
-    return Function.model_validate(record)
+    return render(await functions.update(function=function, changes=changes))
 
 
-async def delete_function(*, functions: FunctionRepository, function: dict[str, Any]) -> None:
+async def delete_function(*, functions: FunctionRepository, function: FunctionRecord) -> None:
     """Delete a function and free its name."""
-    await functions.delete(
-        workspace_id=function["workspace_id"], function_id=function["id"], name=function["name"]
-    )
+    await functions.delete(function=function)

@@ -2,6 +2,7 @@
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
@@ -36,7 +37,9 @@ async def _check_s3(container: Container) -> None:
     await container.objects.ping()
 
 
-async def _run(name: str, check, container: Container) -> tuple[str, str]:
+async def _run(
+    name: str, check: Callable[[Container], Awaitable[None]], container: Container
+) -> tuple[str, str]:
     try:
         await asyncio.wait_for(check(container), CHECK_TIMEOUT_SECONDS)
     except Exception as exc:  # any failure means "not ready"; the reason stays in our logs

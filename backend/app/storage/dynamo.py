@@ -1,16 +1,21 @@
-"""Conversions between Python values and DynamoDB's typed JSON, and opaque page tokens."""
+"""Conversions between Python values and DynamoDB's typed JSON, item sizes, and page tokens."""
 
 import base64
 import binascii
 import json
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, Final, Generic, TypeVar
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
 from app.errors import InvalidInput
-from app.storage import keys
+
+Item = dict[str, Any]  # a DynamoDB item in its typed-JSON form: {"name": {"S": "…"}}
+T = TypeVar("T")
+
+# DynamoDB refuses larger items (names and values together, in UTF-8).
+MAX_ITEM_BYTES: Final = 400 * 1024
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -36,7 +41,7 @@ def _dynamo_value(value: Any) -> Any:
     return value
 
 
-def to_item(record: dict[str, Any]) -> dict[str, Any]:
+def to_item(record: dict[str, Any]) -> Item:
     """Python dict → DynamoDB item; `None` values are left out."""
     return {
         key: _serializer.serialize(_dynamo_value(value))
@@ -46,7 +51,8 @@ def to_item(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def to_value(value: Any) -> dict[str, Any]:
-    return _serializer.serialize(_dynamo_value(value))
+    serialized: dict[str, Any] = _serializer.serialize(_dynamo_value(value))
+    return serialized
 
 
 def _from_value(value: dict[str, Any]) -> Any:
@@ -66,18 +72,38 @@ def _from_value(value: dict[str, Any]) -> Any:
     return _plain(_deserializer.deserialize(value))  # sets: rare, never on a hot path
 
 
-def from_item(item: dict[str, Any]) -> dict[str, Any]:
+def from_item(item: Item) -> dict[str, Any]:
     """DynamoDB item → Python dict with ints and floats instead of Decimals."""
     return {key: _from_value(value) for key, value in item.items()}
 
 
+def _value_size(value: dict[str, Any]) -> int:
+    ((kind, data),) = value.items()
+    if kind in ("S", "N"):
+        return len(str(data).encode())
+    if kind == "B":
+        return len(data)
+    if kind in ("BOOL", "NULL"):
+        return 1
+    if kind == "M":
+        return 3 + sum(len(k.encode()) + _value_size(v) + 1 for k, v in data.items())
+    if kind == "L":
+        return 3 + sum(_value_size(v) + 1 for v in data)
+    return sum(len(str(member).encode()) for member in data)  # sets
+
+
+def item_size(item: Item) -> int:
+    """DynamoDB's size of an item (an upper bound: numbers are counted by their digits)."""
+    return sum(len(name.encode()) + _value_size(value) for name, value in item.items())
+
+
 @dataclass(frozen=True)
-class Page:
-    items: list[dict[str, Any]]
+class Page(Generic[T]):
+    items: list[T]
     next_token: str | None
 
 
-def encode_token(last_key: dict[str, Any] | None) -> str | None:
+def encode_token(last_key: Item | None) -> str | None:
     """LastEvaluatedKey → an opaque, URL-safe token."""
     if not last_key:
         return None
@@ -85,7 +111,7 @@ def encode_token(last_key: dict[str, Any] | None) -> str | None:
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
-def decode_token(token: str | None, *, expected: dict[str, str]) -> dict[str, Any] | None:
+def decode_token(token: str | None, *, expected: dict[str, str]) -> Item | None:
     """An opaque token → ExclusiveStartKey, refusing one minted for another listing."""
     if not token:
         return None
@@ -101,58 +127,3 @@ def decode_token(token: str | None, *, expected: dict[str, str]) -> dict[str, An
     if not all(isinstance(value, str | int) for value in key.values()):
         raise InvalidInput("next_token is not a token this API issued", code="INVALID_NEXT_TOKEN")
     return to_item(key)
-
-
-def set_expression(changes: dict[str, Any]) -> dict[str, Any]:
-    """UpdateItem arguments that SET each of `changes` (names and values as placeholders)."""
-    names = {f"#f{i}": name for i, name in enumerate(changes)}
-    values = {f":v{i}": to_value(value) for i, value in enumerate(changes.values())}
-    assignments = ", ".join(f"#f{i} = :v{i}" for i in range(len(changes)))
-    return {
-        "UpdateExpression": f"SET {assignments}",
-        "ExpressionAttributeNames": names,
-        "ExpressionAttributeValues": values,
-    }
-
-
-async def get_by_entity_id(
-    client: Any, table: str, entity_id: str, *, attributes: tuple[str, ...] = ()
-) -> dict[str, Any] | None:
-    """The item whose IdIndex key is `entity_id` (an id alone finds its item), or None.
-
-    With `attributes`, only those are read (less to send, parse and convert).
-    """
-    names = {"#id": keys.ENTITY_ID}
-    request: dict[str, Any] = {}
-    if attributes:
-        names |= {f"#a{i}": name for i, name in enumerate(attributes)}
-        request["ProjectionExpression"] = ", ".join(f"#a{i}" for i in range(len(attributes)))
-    response = await client.query(
-        TableName=table,
-        IndexName=keys.ID_INDEX,
-        KeyConditionExpression="#id = :id",
-        ExpressionAttributeNames=names,
-        ExpressionAttributeValues={":id": to_value(entity_id)},
-        Limit=1,
-        **request,
-    )
-    items = response.get("Items", [])
-    return items[0] if items else None
-
-
-async def query_partition_prefix(
-    client: Any, table: str, *, pk: str, prefix: str
-) -> list[dict[str, Any]]:
-    """Every item of partition `pk` whose sort key starts with `prefix` (all pages)."""
-    request: dict[str, Any] = {
-        "TableName": table,
-        "KeyConditionExpression": "PK = :pk AND begins_with(SK, :prefix)",
-        "ExpressionAttributeValues": {":pk": to_value(pk), ":prefix": to_value(prefix)},
-    }
-    items: list[dict[str, Any]] = []
-    while True:
-        response = await client.query(**request)
-        items.extend(response.get("Items", []))
-        if "LastEvaluatedKey" not in response:
-            return items
-        request["ExclusiveStartKey"] = response["LastEvaluatedKey"]

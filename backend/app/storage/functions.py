@@ -1,52 +1,43 @@
-"""Function items (`FN#{id}`) with a guard item per name (`FNNAME#{name}`) for uniqueness."""
+"""Function items (`FN#{id}`) with a guard item per name (`FNNAME#{name}`) for uniqueness.
+
+A function follows its latest task (`follow_task`); the claim a new task takes on it is part
+of the task's creation transaction (app.storage.task_creation).
+"""
 
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from app.aws import cancellation_reasons, is_condition_failure
-from app.errors import Conflict, NotFound
+from app.errors import Conflict, NotFound, storage_error
+from app.functions.models import FunctionRecord
 from app.storage import keys
-from app.storage.dynamo import (
-    Page,
-    decode_token,
-    encode_token,
-    from_item,
-    get_by_entity_id,
-    set_expression,
-    to_item,
-    to_value,
-)
-
-_KEY_ATTRIBUTES = {keys.PK, keys.SK, keys.ENTITY_ID, "Type"}
+from app.storage.dynamo import Page, to_item, to_value
+from app.storage.repository import Repository, validated_changes
 
 
-def _record(item: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in from_item(item).items() if k not in _KEY_ATTRIBUTES}
-
-
-def _function_not_found(function_id: str) -> NotFound:
+def function_not_found(function_id: str) -> NotFound:
     return NotFound(f"Function {function_id} not found", code="FUNCTION_NOT_FOUND")
 
 
-class FunctionRepository:
-    def __init__(self, *, client: Any, table: str) -> None:
-        self._client = client
-        self._table = table
+class FunctionRepository(Repository[FunctionRecord]):
+    model = FunctionRecord
+    item_type = "Function"
 
-    async def create(self, *, function: dict[str, Any]) -> None:
+    async def create(self, *, function: FunctionRecord) -> None:
         """Write a function and claim its name in one transaction (exactly one winner per name)."""
-        workspace_id, name = function["workspace_id"], function["name"]
-        item = {
-            **keys.function_key(workspace_id, function["id"]),
-            keys.ENTITY_ID: keys.function_entity_id(function["id"]),
-            "Type": "Function",
-            **function,
-        }
+        workspace_id, name = function.workspace_id, function.name
+        item = self._item(
+            function,
+            {
+                **keys.function_key(workspace_id, function.id),
+                keys.ENTITY_ID: keys.function_entity_id(function.id),
+            },
+        )
         guard = {
             **keys.function_name_key(workspace_id, name),
             "Type": "FunctionName",
-            "function_id": function["id"],
+            "function_id": function.id,
         }
         try:
             await self._client.transact_write_items(
@@ -68,7 +59,7 @@ class FunctionRepository:
                     {
                         "Put": {
                             "TableName": self._table,
-                            "Item": to_item(item),
+                            "Item": item,
                             "ConditionExpression": "attribute_not_exists(PK)",
                         }
                     },
@@ -80,97 +71,77 @@ class FunctionRepository:
                 raise NotFound(
                     f"Workspace {workspace_id} not found", code="WORKSPACE_NOT_FOUND"
                 ) from exc
-            if "ConditionalCheckFailed" in reasons or "TransactionConflict" in reasons:
-                raise Conflict(
-                    f"A function named {name!r} already exists in this workspace",
-                    code="FUNCTION_NAME_TAKEN",
-                ) from exc
-            raise
+            taken = Conflict(
+                f"A function named {name!r} already exists in this workspace",
+                code="FUNCTION_NAME_TAKEN",
+            )
+            if "TransactionConflict" in reasons:
+                raise taken from exc
+            raise storage_error(exc, on_condition=taken) from exc
 
-    async def get(self, *, function_id: str) -> dict[str, Any] | None:
+    async def get(self, *, function_id: str) -> FunctionRecord | None:
         """Find a function by id alone, through IdIndex."""
-        item = await get_by_entity_id(
-            self._client, self._table, keys.function_entity_id(function_id)
-        )
-        return _record(item) if item else None
+        return await self._by_entity_id(keys.function_entity_id(function_id))
 
     async def list_in_workspace(
         self, *, workspace_id: str, limit: int, next_token: str | None
-    ) -> Page:
-        pk = keys.workspace_pk(workspace_id)
-        request: dict[str, Any] = {
-            "TableName": self._table,
-            "KeyConditionExpression": "PK = :pk AND begins_with(SK, :prefix)",
-            "ExpressionAttributeValues": {
-                ":pk": to_value(pk),
-                ":prefix": to_value(keys.FUNCTION_PREFIX),
-            },
-            "Limit": limit,
-        }
-        start = decode_token(next_token, expected={keys.PK: pk})
-        if start:
-            request["ExclusiveStartKey"] = start
-        response = await self._client.query(**request)
-        return Page(
-            items=[_record(item) for item in response.get("Items", [])],
-            next_token=encode_token(response.get("LastEvaluatedKey")),
+    ) -> Page[FunctionRecord]:
+        return await self._page(
+            pk=keys.workspace_pk(workspace_id),
+            prefix=keys.FUNCTION_PREFIX,
+            limit=limit,
+            next_token=next_token,
         )
 
     async def any_in_workspace(self, *, workspace_id: str) -> bool:
-        response = await self._client.query(
-            TableName=self._table,
-            KeyConditionExpression="PK = :pk AND begins_with(SK, :prefix)",
-            ExpressionAttributeValues={
-                ":pk": to_value(keys.workspace_pk(workspace_id)),
-                ":prefix": to_value(keys.FUNCTION_PREFIX),
-            },
-            ProjectionExpression="SK",
-            Limit=1,
-        )
-        return bool(response.get("Items"))
-
-    async def update(
-        self, *, workspace_id: str, function_id: str, changes: dict[str, Any]
-    ) -> dict[str, Any]:
-        """Set `changes` on an existing function; return the new record."""
         try:
-            response = await self._client.update_item(
+            response = await self._client.query(
                 TableName=self._table,
-                Key=to_item(keys.function_key(workspace_id, function_id)),
-                ConditionExpression="attribute_exists(PK)",
-                **set_expression(changes),
-                ReturnValues="ALL_NEW",
+                KeyConditionExpression="PK = :pk AND begins_with(SK, :prefix)",
+                ExpressionAttributeValues={
+                    ":pk": to_value(keys.workspace_pk(workspace_id)),
+                    ":prefix": to_value(keys.FUNCTION_PREFIX),
+                },
+                ProjectionExpression="SK",
+                Limit=1,
             )
         except ClientError as exc:
-            if is_condition_failure(exc):
-                raise _function_not_found(function_id) from exc
-            raise
-        return _record(response["Attributes"])
+            raise storage_error(exc) from exc
+        return bool(response.get("Items"))
 
-    async def delete(self, *, workspace_id: str, function_id: str, name: str) -> None:
+    async def update(self, *, function: FunctionRecord, changes: dict[str, Any]) -> FunctionRecord:
+        """Set `changes` on an existing function; return the new record."""
+        return await self._update(
+            keys.function_key(function.workspace_id, function.id),
+            current=function,
+            changes=changes,
+            missing=function_not_found(function.id),
+            extra_keys={keys.ENTITY_ID: keys.function_entity_id(function.id)},
+        )
+
+    async def delete(self, *, function: FunctionRecord) -> None:
         """Delete a function and release its name."""
+        workspace_id = function.workspace_id
         try:
             await self._client.transact_write_items(
                 TransactItems=[
                     {
                         "Delete": {
                             "TableName": self._table,
-                            "Key": to_item(keys.function_key(workspace_id, function_id)),
+                            "Key": to_item(keys.function_key(workspace_id, function.id)),
                             "ConditionExpression": "attribute_exists(PK)",
                         }
                     },
                     {
                         "Delete": {
                             "TableName": self._table,
-                            "Key": to_item(keys.function_name_key(workspace_id, name)),
+                            "Key": to_item(keys.function_name_key(workspace_id, function.name)),
                         }
                     },
                 ]
             )
         except ClientError as exc:
-            if "ConditionalCheckFailed" in cancellation_reasons(exc):
-                raise _function_not_found(function_id) from exc
-            raise
+            raise storage_error(exc, on_condition=function_not_found(function.id)) from exc
 
     async def follow_task(
         self,
@@ -181,7 +152,12 @@ class FunctionRepository:
         changes: dict[str, Any],
         release: bool,
     ) -> bool:
-        """Mirror a task's progress on its function, only while it is the function's latest task."""
+        """Mirror a task's progress on its function, only while it is the function's latest task.
+
+        With `release` the task also gives up its hold on the function. False when the
+        function has moved on to another task (or is gone).
+        """
+        validated_changes(self.model, changes)
         names = {f"#c{i}": name for i, name in enumerate(changes)}
         values = {f":c{i}": to_value(v) for i, v in enumerate(changes.values())}
         values[":task"] = to_value(task_id)
@@ -202,5 +178,5 @@ class FunctionRepository:
         except ClientError as exc:
             if is_condition_failure(exc):
                 return False
-            raise
+            raise storage_error(exc) from exc
         return True

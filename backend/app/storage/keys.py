@@ -1,4 +1,4 @@
-"""Every DynamoDB key and index key of the single table is built here, and only here.
+"""Every DynamoDB key and index key, and every S3 object path, is built and parsed here only.
 
 Item layout (SPEC §3), all in partition `WS#{workspace_id}`:
 
@@ -12,9 +12,21 @@ Item layout (SPEC §3), all in partition `WS#{workspace_id}`:
 | function name   | `FNNAME#{name}`     | (guard item: names are unique per workspace) |
 | build task      | `BUILD#{task_id}`   | IdIndex: `TASK#{task_id}`; DueIndex while active |
 | idempotency key | `IDEM#{sha256(key)}`| (expires through the `ttl` attribute)        |
+
+S3 objects (SPEC §3), all in the functions bucket:
+
+| object          | key                                               | written by            |
+|-----------------|---------------------------------------------------|-----------------------|
+| uploaded source | `build-sources/{workspace_id}/{task_id}/{filename}` | the backend (upload) |
+| build output    | `build-artifacts/{task_id}/{app_name}.wasm`       | the build service     |
+| build log       | `build-logs/{task_id}/build.log`                  | the build service     |
+| manifest        | `manifests/{task_id}/{app_name}.yaml`             | the scaffold service  |
+
+The backend names every target in the job request it sends; the service never derives one.
 """
 
 import hashlib
+from typing import Any, NamedTuple
 
 # Attribute names of keys and index keys.
 PK = "PK"
@@ -91,6 +103,17 @@ def task_key(workspace_id: str, task_id: str) -> dict[str, str]:
     return {PK: workspace_pk(workspace_id), SK: f"{TASK_PREFIX}{task_id}"}
 
 
+class TaskKey(NamedTuple):
+    workspace_id: str
+    task_id: str
+
+
+def parse_task_key(item: dict[str, Any]) -> TaskKey:
+    """The (workspace, task) of a BuildTask item's or index entry's PK/SK."""
+    pk, sk = item[PK]["S"], item[SK]["S"]
+    return TaskKey(pk.removeprefix("WS#"), sk.removeprefix(TASK_PREFIX))
+
+
 def task_entity_id(task_id: str) -> str:
     return f"TASK#{task_id}"
 
@@ -109,8 +132,19 @@ def idempotency_key(workspace_id: str, key: str) -> dict[str, str]:
     return {PK: workspace_pk(workspace_id), SK: f"{IDEMPOTENCY_PREFIX}{digest}"}
 
 
-# S3: uploaded sources live at build-sources/{workspace_id}/{task_id}/{filename} (SPEC §3).
+def workspace_of(pk: str) -> str:
+    """`WS#{workspace_id}` → workspace_id."""
+    return pk.removeprefix("WS#")
+
+
+# --- S3 object keys ----------------------------------------------------------------------
+
 SOURCES_PREFIX = "build-sources/"
+ARTIFACTS_PREFIX = "build-artifacts/"
+
+
+def source_object(workspace_id: str, task_id: str, filename: str) -> str:
+    return f"{SOURCES_PREFIX}{workspace_id}/{task_id}/{filename}"
 
 
 def parse_source_key(key: str) -> tuple[str, str] | None:
@@ -119,3 +153,37 @@ def parse_source_key(key: str) -> tuple[str, str] | None:
     if not key.startswith(SOURCES_PREFIX) or len(parts) < 3 or not all(parts[:3]):
         return None
     return parts[0], parts[1]
+
+
+def workspace_sources(workspace_id: str) -> str:
+    """The prefix of every source uploaded to a workspace."""
+    return f"{SOURCES_PREFIX}{workspace_id}/"
+
+
+def artifact_object(task_id: str, app_name: str) -> str:
+    return f"{ARTIFACTS_PREFIX}{task_id}/{app_name}.wasm"
+
+
+def build_log_object(task_id: str) -> str:
+    return f"build-logs/{task_id}/build.log"
+
+
+def manifest_object(task_id: str, app_name: str) -> str:
+    return f"manifests/{task_id}/{app_name}.yaml"
+
+
+def s3_uri(bucket: str, key: str) -> str:
+    return f"s3://{bucket}/{key}"
+
+
+def split_s3_uri(uri: str) -> tuple[str, str]:
+    """`s3://bucket/key` → (bucket, key)."""
+    if not uri.startswith("s3://") or "/" not in uri[5:]:
+        raise ValueError(f"not an s3:// uri: {uri!r}")
+    bucket, key = uri[5:].split("/", 1)
+    return bucket, key
+
+
+def is_artifact_uri(bucket: str, uri: str) -> bool:
+    """Whether `uri` names a build output in `bucket` (and nothing outside it)."""
+    return uri.startswith(s3_uri(bucket, ARTIFACTS_PREFIX)) and ".." not in uri

@@ -2,68 +2,57 @@
 
 from typing import Any
 
+from botocore.exceptions import ClientError
+
+from app.auth.models import MemberRecord
+from app.errors import storage_error
 from app.storage import keys
-from app.storage.dynamo import (
-    Page,
-    decode_token,
-    encode_token,
-    from_item,
-    query_partition_prefix,
-    to_item,
-    to_value,
-)
+from app.storage.dynamo import Item, Page, to_value
+from app.storage.repository import Repository, record_item
 
-_KEY_ATTRIBUTES = {keys.PK, keys.SK, keys.LIST_PK, keys.LIST_SK, "Type"}
+ITEM_TYPE = "Member"
 
 
-def _record(item: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in from_item(item).items() if k not in _KEY_ATTRIBUTES}
-
-
-class MemberRepository:
-    def __init__(self, *, client: Any, table: str) -> None:
-        self._client = client
-        self._table = table
-
-    async def get(self, *, workspace_id: str, subject: str) -> dict[str, Any] | None:
-        response = await self._client.get_item(
-            TableName=self._table,
-            Key=to_item(keys.member_key(workspace_id, subject)),
-            ConsistentRead=True,
-        )
-        item = response.get("Item")
-        return _record(item) if item else None
-
-    async def put(self, *, workspace_id: str, subject: str, role: str, joined_at: str) -> None:
-        """Add a member, or change a member's role."""
-        item = {
-            **keys.member_key(workspace_id, subject),
+def member_item(member: MemberRecord) -> Item:
+    """The item of a membership, with the ListIndex keys that list a user's workspaces."""
+    return record_item(
+        member,
+        {
+            **keys.member_key(member.workspace_id, member.subject),
             **keys.member_list_keys(
-                subject=subject, joined_at=joined_at, workspace_id=workspace_id
+                subject=member.subject, joined_at=member.joined_at, workspace_id=member.workspace_id
             ),
-            "Type": "Member",
-            "workspace_id": workspace_id,
-            "subject": subject,
-            "role": role,
-            "joined_at": joined_at,
-        }
-        await self._client.put_item(TableName=self._table, Item=to_item(item))
+            "Type": ITEM_TYPE,
+        },
+    )
+
+
+class MemberRepository(Repository[MemberRecord]):
+    model = MemberRecord
+    item_type = ITEM_TYPE
+
+    async def get(self, *, workspace_id: str, subject: str) -> MemberRecord | None:
+        return await self._get(keys.member_key(workspace_id, subject))
+
+    async def put(self, *, member: MemberRecord) -> None:
+        """Add a member, or change a member's role."""
+        try:
+            await self._client.put_item(TableName=self._table, Item=member_item(member))
+        except ClientError as exc:
+            raise storage_error(exc) from exc
 
     async def remove(self, *, workspace_id: str, subject: str) -> None:
-        await self._client.delete_item(
-            TableName=self._table, Key=to_item(keys.member_key(workspace_id, subject))
-        )
+        await self._delete(keys.member_key(workspace_id, subject), missing=None)
 
-    async def list_in_workspace(self, *, workspace_id: str) -> list[dict[str, Any]]:
-        items = await query_partition_prefix(
-            self._client, self._table, pk=keys.workspace_pk(workspace_id), prefix=keys.MEMBER_PREFIX
-        )
-        return [_record(item) for item in items]
+    async def list_in_workspace(self, *, workspace_id: str) -> list[MemberRecord]:
+        return await self._all(pk=keys.workspace_pk(workspace_id), prefix=keys.MEMBER_PREFIX)
 
-    async def workspaces_of(self, *, subject: str, limit: int, next_token: str | None) -> Page:
+    async def workspaces_of(
+        self, *, subject: str, limit: int, next_token: str | None
+    ) -> Page[MemberRecord]:
         """One page of a user's memberships, in the order they joined."""
         list_pk = keys.user_list_pk(subject)
-        request: dict[str, Any] = {
+        query: dict[str, Any] = {
             "TableName": self._table,
             "IndexName": keys.LIST_INDEX,
             "KeyConditionExpression": "#pk = :pk",
@@ -71,11 +60,6 @@ class MemberRepository:
             "ExpressionAttributeValues": {":pk": to_value(list_pk)},
             "Limit": limit,
         }
-        start = decode_token(next_token, expected={keys.LIST_PK: list_pk})
-        if start:
-            request["ExclusiveStartKey"] = start
-        response = await self._client.query(**request)
-        return Page(
-            items=[_record(item) for item in response.get("Items", [])],
-            next_token=encode_token(response.get("LastEvaluatedKey")),
+        return await self._query_page(
+            query, next_token=next_token, expected={keys.LIST_PK: list_pk}
         )

@@ -1,4 +1,7 @@
-"""S3 access: streamed uploads (multipart, bounded memory), reads and prefix deletes."""
+"""S3 access: streamed uploads (multipart, bounded memory), reads and prefix deletes.
+
+Object keys and s3:// paths are built in app.storage.keys.
+"""
 
 import asyncio
 from asyncio import FIRST_COMPLETED
@@ -8,18 +11,6 @@ from typing import Any
 
 PART_SIZE = 8 * 1024 * 1024  # S3 wants ≥ 5 MiB for every part but the last
 PARTS_IN_FLIGHT = 1
-
-
-def s3_uri(bucket: str, key: str) -> str:
-    return f"s3://{bucket}/{key}"
-
-
-def split_s3_uri(uri: str) -> tuple[str, str]:
-    """`s3://bucket/key` → (bucket, key)."""
-    if not uri.startswith("s3://") or "/" not in uri[5:]:
-        raise ValueError(f"not an s3:// uri: {uri!r}")
-    bucket, key = uri[5:].split("/", 1)
-    return bucket, key
 
 
 class ObjectStore:
@@ -105,7 +96,7 @@ class ObjectStore:
             request["Range"] = f"bytes={size - max_bytes}-"
         response = await self._client.get_object(**request)
         async with response["Body"] as body:
-            data = await body.read()
+            data: bytes = await body.read()
         return data.decode("utf-8", errors="replace")
 
     async def put_text(self, *, key: str, text: str, content_type: str = "text/plain") -> None:

@@ -9,7 +9,9 @@ from typing import Any
 from app.storage import keys
 
 
-def _gsi(name: str, hash_key: str, range_key: str | None, projection: dict[str, Any]) -> dict:
+def _gsi(
+    name: str, hash_key: str, range_key: str | None, projection: dict[str, Any]
+) -> dict[str, Any]:
     schema = [{"AttributeName": hash_key, "KeyType": "HASH"}]
     if range_key:
         schema.append({"AttributeName": range_key, "KeyType": "RANGE"})

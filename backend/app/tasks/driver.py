@@ -1,241 +1,151 @@
-"""One step of one task: ask the service about the current stage, decide, and write the outcome.
+"""One step of one task: observe the current stage's job, `advance()`, write the outcome.
 
-The poller calls `step` with a task it holds the lease on. A step submits the current stage's job
-if it has none (idempotent by `job_key`), otherwise reads the job's status; a finished stage
-hands over to the next one at once. Every write goes through TaskStepRepository.save_step, which
-checks the lease and the version, and every status change through the state machine.
+The poller calls `step` with a task it holds the lease on. The driver only does I/O: it
+submits the current stage's job if the stage has none (idempotent by `job_key`) or reads it,
+hands the observation to `app.tasks.lifecycle.advance` — which decides everything — and writes
+the result through TaskRepository.save_step (lease and version checked). A finished stage
+hands over to the next one in the same step. The task's function follows it.
 """
 
 import logging
 import random
-import time
-from typing import Any
+from collections.abc import Sequence
 
-from app.clock import now_iso
+from pydantic import ValidationError
+
+from app.clock import moment
 from app.config import Settings
+from app.errors import DomainError
 from app.storage.functions import FunctionRepository
-from app.storage.task_steps import TaskStepRepository
-from app.tasks import state
-from app.tasks.infra_client import InfraClient, InfraRejected, InfraUnavailable, Job
+from app.storage.tasks import TaskRepository
+from app.tasks import lifecycle
+from app.tasks.infra_client import InfraClient, InfraRejected, InfraUnavailable
+from app.tasks.jobs import JobDefaults, MissingInput, job_request
+from app.tasks.lifecycle import (
+    How,
+    JobSeen,
+    Observation,
+    Policy,
+    ServiceDown,
+    ServiceRefused,
+)
+from app.tasks.models import Task, TaskEvent
 
 log = logging.getLogger(__name__)
 
-# Result fields each stage contributes to the task (SPEC §3 attribute names where they exist).
-_RESULT_FIELDS: dict[str, dict[str, str]] = {
-    "build": {"wasm_path": "wasm_path", "sha256": "wasm_sha256", "size": "wasm_size"},
-    "push": {"image_url": "image_url"},
-    "scaffold": {"manifest": "manifest", "manifest_path": "manifest_path"},
-    "deploy": {"endpoint": "endpoint"},
-}
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
+_LEVELS = {"info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
 
 
 class TaskDriver:
     def __init__(
         self,
         *,
-        steps: TaskStepRepository,
+        tasks: TaskRepository,
         functions: FunctionRepository,
         infra: InfraClient,
         settings: Settings,
         owner: str,
     ) -> None:
-        self._steps = steps
+        self._tasks = tasks
         self._functions = functions
         self._infra = infra
         self._settings = settings
+        self._defaults = JobDefaults.of(settings)
         self._owner = owner
 
-    # -- inputs of each stage ---------------------------------------------------------------
-
-    def _payload(self, task: dict[str, Any], stage: str) -> dict[str, Any]:
-        options = task.get("options") or {}
-        payload: dict[str, Any] = {"job_key": f"{task['task_id']}:{stage}"}
-        if stage == "build":
-            artifact = (
-                f"s3://{self._settings.s3_bucket}/build-artifacts/"
-                f"{task['task_id']}/{task['app_name']}.wasm"
-            )
-            payload |= {
-                "workspace_id": task["workspace_id"],
-                "app_name": task["app_name"],
-                "source": task["source_code_path"],
-                "artifact": artifact,
-            }
-        elif stage == "push":
-            payload |= {
-                "wasm_path": task["wasm_path"],
-                "app_name": task["app_name"],
-                "repository": options.get("repository") or self._settings.ecr_repository,
-                "tag": options.get("tag") or task["task_id"],
-                # Declared in the locked app, so that the SpinApp's values reach the code.
-                "variables": sorted((options.get("variables") or {}).keys()),
-            }
-        elif stage == "scaffold":
-            payload |= {
-                "image_url": task["image_url"],
-                "app_name": task["app_name"],
-                "replicas": options.get("replicas", 2),
-                "executor": options.get("executor", "containerd-shim-spin"),
-                "resources": options.get("resources"),
-                "variables": options.get("variables") or {},
-                "image_pull_secrets": options.get("image_pull_secrets") or [],
-                "autoscaling": options.get("autoscaling"),
-            }
-        else:
-            payload |= {
-                "namespace": options.get("namespace") or self._settings.deploy_namespace,
-                "manifest": task["manifest"],
-            }
-        return payload
-
-    def _delay_ms(self, polls: int) -> int:
-        """Early polls come quickly, then back off to the configured interval (with jitter)."""
-        first = self._settings.poll_first_delay_seconds
-        interval = self._settings.poll_interval_seconds
-        delay = min(interval, first * (2 ** max(polls - 1, 0)))
-        return int(delay * 1000 * random.uniform(0.9, 1.1))
-
-    # -- one step ---------------------------------------------------------------------------
-
-    async def step(self, task: dict[str, Any]) -> dict[str, Any] | None:
-        """Advance a claimed task by one step and write the outcome; None if the write lost."""
-        if task["status"] in state.TERMINAL_STATUSES:
-            return await self._steps.save_step(
-                task=task, changes={}, owner=self._owner, next_due_ms=None
-            )
-        stages = [dict(stage) for stage in task["stages"]]
-        changes: dict[str, Any] = {}
-        events: list[dict[str, Any]] = []
-        view = {**task}  # the task as this step sees it, results included
-        next_due: int | None = None
-        error: tuple[str, str] | None = None
-
-        # A finished stage hands over to the next at once, so one step may cover several.
-        for _ in range(len(stages)):
-            stage = state.current_stage(stages)
-            if stage is None:
-                break
-            name = stage["name"]
-            try:
-                job = await self._observe(view, stage, events)
-            except InfraUnavailable as exc:
-                stage["polls"] = stage.get("polls", 0) + 1
-                stage["transient_failures"] = stage.get("transient_failures", 0) + 1
-                if stage["transient_failures"] == 1:
-                    events.append(_event(name, "warning", f"service unavailable, retrying: {exc}"))
-                if stage["polls"] >= self._settings.poll_max_attempts:
-                    code = "TIMEOUT" if exc.timed_out else "INFRA_UNAVAILABLE"
-                    error = (code, f"The {name} service did not answer within its budget: {exc}")
-                else:
-                    next_due = now_ms() + self._delay_ms(stage["polls"])
-                break
-            except InfraRejected as exc:
-                error = ("INFRA_REJECTED", str(exc))
-                break
-            stage["polls"] = stage.get("polls", 0) + 1
-            if stage.get("transient_failures"):
-                events.append(_event(name, "info", "service reachable again"))
-                stage["transient_failures"] = 0
-            if job.log_path:
-                stage["log_path"] = job.log_path
-            if job.status == "succeeded":
-                stage["status"], stage["finished_at"] = state.COMPLETED, now_iso()
-                for source, target in _RESULT_FIELDS[name].items():
-                    value = (job.result or {}).get(source)
-                    if value is not None:
-                        changes[target] = view[target] = value
-                if name == "deploy":
-                    changes["deployment"] = view["deployment"] = job.result
-                if name == "build" and job.log_path:
-                    changes["build_log_path"] = job.log_path
-                events.append(_event(name, "info", f"{name} succeeded"))
-                continue
-            if job.status == "failed":
-                stage["status"], stage["finished_at"] = state.FAILED, now_iso()
-                failure = job.error or None
-                code = failure.code if failure else f"{name.upper()}_FAILED"
-                message = failure.message if failure else f"The {name} service reported failure"
-                if name == "build" and job.log_path:
-                    changes["build_log_path"] = job.log_path
-                error = (code, message)
-                break
-            if stage["polls"] >= self._settings.poll_max_attempts:
-                error = ("TIMEOUT", f"The {name} stage did not finish within its poll budget")
-                break
-            next_due = now_ms() + self._delay_ms(stage["polls"])
-            break
-
-        current = state.current_stage(stages)
-        if error is not None:
-            new_status = state.FAILED
-            if current is not None and current["status"] != state.FAILED:
-                current["status"], current["finished_at"] = state.FAILED, now_iso()
-            changes["error_code"], changes["error_message"] = error
-            events.append(_event(current["name"] if current else None, "error", error[1]))
-            next_due = None
-        elif current is None:
-            new_status = state.COMPLETED
-            next_due = None
-            events.append(_event(None, "info", "task completed"))
-        else:
-            new_status = state.RUNNING
-        state.check_transition(task["status"], new_status)
-        changes |= {
-            "status": new_status,
-            "stage": current["name"] if current else stages[-1]["name"],
-            "stages": stages,
-            "updated_at": now_iso(),
-        }
-        saved = await self._steps.save_step(
-            task=task, changes=changes, owner=self._owner, next_due_ms=next_due, events=events
+    def _policy(self) -> Policy:
+        settings = self._settings
+        return Policy(
+            max_polls=settings.poll_max_attempts,
+            first_delay_ms=int(settings.poll_first_delay_seconds * 1000),
+            interval_ms=int(settings.poll_interval_seconds * 1000),
+            jitter=random.uniform(0.9, 1.1),
         )
-        if saved is not None and saved.get("function_id"):
+
+    async def step(self, task: Task) -> tuple[Task | None, int | None]:
+        """Advance a claimed task by one step and write the outcome.
+
+        Returns the task as stored (None if the write lost the lease) and when it is due next.
+        """
+        if task.is_terminal:  # finished, but still in the due index: only leave it
+            return await self._save(task, task, (), next_due_ms=None), None
+        current, events, due = task, list[TaskEvent](), None
+        policy = self._policy()
+        for _ in task.stages:  # a finished stage hands over to the next at once
+            observation = await self._observe(current)
+            now = moment()
+            outcome = lifecycle.advance(current, observation, now=now, policy=policy)
+            current, due = outcome.task, outcome.next_due_ms
+            events.extend(outcome.events)
+            if due is None or due > now.ms:
+                break
+        saved = await self._save(task, current, events, next_due_ms=due)
+        for event in events if saved is not None else ():
+            log.log(_LEVELS[event.level], "%s: %s", event.stage or "task", event.message)
+        if saved is not None and saved.function_id:
             await self._follow(saved, previous=task)
-        return saved
+        return saved, due if saved is None or not saved.is_terminal else None
 
-    async def _observe(
-        self, task: dict[str, Any], stage: dict[str, Any], events: list[dict[str, Any]]
-    ) -> Job:
+    async def _save(
+        self, before: Task, after: Task, events: Sequence[TaskEvent], *, next_due_ms: int | None
+    ) -> Task | None:
+        save = self._tasks.save_step
+        try:
+            return await save(
+                before=before,
+                after=after,
+                events=events,
+                owner=self._owner,
+                next_due_ms=next_due_ms,
+            )
+        except DomainError as exc:  # the step's outcome cannot be stored: fail the task instead
+            if before.is_terminal or exc.status >= 500:
+                raise
+            log.error("task %s: its step could not be stored (%s); failing it", before.task_id, exc)
+            failed = lifecycle.fail(
+                before,
+                code="INTERNAL_ERROR",
+                message=f"The task's result could not be stored: {exc.detail}",
+                now=moment(),
+            )
+            return await save(
+                before=before,
+                after=failed.task,
+                events=failed.events,
+                owner=self._owner,
+                next_due_ms=None,
+            )
+
+    async def _observe(self, task: Task) -> Observation:
         """Submit the stage's job if it has none (or the service forgot it), else read it."""
-        name = stage["name"]
-        if stage.get("job_id"):
-            job = await self._infra.status(stage=name, job_id=stage["job_id"])
-            if job is not None:
-                return job
-            events.append(_event(name, "warning", "the service forgot the job; resubmitted"))
-        job = await self._infra.submit(stage=name, payload=self._payload(task, name))
-        if stage.get("job_id") != job.job_id:
-            stage["job_id"] = job.job_id
-        if stage["status"] == state.PENDING:
-            stage["status"], stage["started_at"] = state.RUNNING, now_iso()
-            stage["polls"] = 0
-            events.append(_event(name, "info", f"{name} started (job {job.job_id})"))
-        return job
+        index = task.current()
+        assert index is not None  # advance() finishes a task whose stages all completed
+        stage = task.stages[index]
+        try:
+            if stage.job_id:
+                job = await self._infra.status(stage=stage.name, job_id=stage.job_id)
+                if job is not None:
+                    return JobSeen(job=job, how="polled")
+            how: How = "forgotten" if stage.job_id else "resubmitted" if stage.polls else "first"
+            request = job_request(task, stage.name, self._defaults)
+            job = await self._infra.submit(stage=stage.name, request=request)
+            return JobSeen(job=job, how=how)
+        except InfraUnavailable as exc:
+            return ServiceDown(message=str(exc), timed_out=exc.timed_out)
+        except (InfraRejected, MissingInput) as exc:
+            return ServiceRefused(message=str(exc))
+        except ValidationError as exc:  # the stage's request breaks the contract
+            return ServiceRefused(message=f"the {stage.name} request is not valid: {exc}")
 
-    async def _follow(self, task: dict[str, Any], *, previous: dict[str, Any]) -> None:
+    async def _follow(self, task: Task, *, previous: Task) -> None:
         """Mirror the task's outcome on its function."""
-        changes: dict[str, Any] = {"updated_at": task["updated_at"]}
-        for field in ("wasm_path", "image_url", "manifest_path", "endpoint"):
-            if task.get(field) and task.get(field) != previous.get(field):
-                changes[field] = task[field]
-        deployment = state.deployment_status_for(task["type"], task["status"], task.get("stage"))
-        if deployment:
-            changes["deployment_status"] = deployment
-        terminal = task["status"] in state.TERMINAL_STATUSES
-        if len(changes) == 1 and not terminal and task["status"] == previous["status"]:
+        follow = lifecycle.function_follow(task, previous=previous)
+        if follow is None or task.function_id is None:
             return
         await self._functions.follow_task(
-            workspace_id=task["workspace_id"],
-            function_id=task["function_id"],
-            task_id=task["task_id"],
-            changes=changes,
-            release=terminal,
+            workspace_id=task.workspace_id,
+            function_id=task.function_id,
+            task_id=task.task_id,
+            changes=follow.changes,
+            release=follow.release,
         )
-
-
-def _event(stage: str | None, level: str, message: str) -> dict[str, Any]:
-    return {"time": now_iso(), "stage": stage, "level": level, "message": message[:2000]}

@@ -1,40 +1,19 @@
-"""The one client of the infrastructure services (SPEC §4): submit a job, read its status."""
+"""The one client of the infrastructure services (docs/contract.md): submit a job, read it.
+
+Requests and replies are the contract's own models (contract.jobs); a reply is validated into
+the stage's typed job view at this edge, so nothing past here handles raw JSON.
+"""
 
 import logging
-from typing import Any, Literal
+from typing import Any
 
 import httpx
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from app.config import Settings
+from contract.jobs import VIEWS, JobRequest, JobView, StageName, collection_path
 
 log = logging.getLogger(__name__)
-
-StageName = Literal["build", "push", "scaffold", "deploy"]
-
-_COLLECTIONS: dict[str, str] = {
-    "build": "builds",
-    "push": "pushes",
-    "scaffold": "scaffolds",
-    "deploy": "deployments",
-}
-
-
-class JobError(BaseModel):
-    code: str
-    message: str
-
-
-class Job(BaseModel):
-    """A job as the service reports it."""
-
-    job_id: str
-    status: Literal["queued", "running", "succeeded", "failed"]
-    result: dict[str, Any] | None = None
-    error: JobError | None = None
-    log_path: str | None = None
-    started_at: str | None = None
-    finished_at: str | None = None
 
 
 class InfraUnavailable(Exception):
@@ -46,7 +25,8 @@ class InfraUnavailable(Exception):
 
 
 class InfraRejected(Exception):
-    """Permanent: the service refused the request (a 4xx other than 404/408/429)."""
+    """Permanent: the service refused the request (a 4xx other than 404/408/429), or reported
+    a finished job whose result does not follow the contract."""
 
     def __init__(self, status: int, detail: str) -> None:
         super().__init__(f"infrastructure service refused the request ({status}): {detail}")
@@ -59,31 +39,33 @@ class InfraClient:
 
     def __init__(self, *, http: httpx.AsyncClient, settings: Settings) -> None:
         self._http = http
-        self._base_urls = {
-            "build": settings.build_service_url,
-            "push": settings.push_service_url,
-            "scaffold": settings.scaffold_service_url,
-            "deploy": settings.deploy_service_url,
+        self._base_urls: dict[StageName, str] = {
+            "build": settings.build_service_url.rstrip("/"),
+            "push": settings.push_service_url.rstrip("/"),
+            "scaffold": settings.scaffold_service_url.rstrip("/"),
+            "deploy": settings.deploy_service_url.rstrip("/"),
         }
         self._headers = {
             "Authorization": f"Bearer {settings.infra_service_token.get_secret_value()}"
         }
 
-    def _url(self, stage: str, job_id: str | None = None) -> str:
-        url = f"{self._base_urls[stage].rstrip('/')}/v1/{_COLLECTIONS[stage]}"
-        return f"{url}/{job_id}" if job_id else url
+    def _url(self, stage: StageName, job_id: str | None = None) -> str:
+        return self._base_urls[stage] + collection_path(stage, job_id)
 
-    async def submit(self, *, stage: str, payload: dict[str, Any]) -> Job:
+    async def submit(self, *, stage: StageName, request: JobRequest) -> JobView[Any]:
         """POST a job (idempotent by its `job_key`)."""
-        response = await self._send("POST", self._url(stage), json=payload)
-        return self._job(response)
+        body = request.model_dump(mode="json", exclude_none=True)
+        response = await self._send("POST", self._url(stage), json=body)
+        if response.status_code == 404:
+            raise InfraRejected(404, "the service has no such endpoint")
+        return _view(stage, response)
 
-    async def status(self, *, stage: str, job_id: str) -> Job | None:
+    async def status(self, *, stage: StageName, job_id: str) -> JobView[Any] | None:
         """GET a job; None when the service no longer knows it (resubmit by job_key)."""
         response = await self._send("GET", self._url(stage, job_id))
         if response.status_code == 404:
             return None
-        return self._job(response)
+        return _view(stage, response)
 
     async def _send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         try:
@@ -100,12 +82,16 @@ class InfraClient:
             raise InfraRejected(status, response.text[:500])
         return response
 
-    @staticmethod
-    def _job(response: httpx.Response) -> Job:
-        if response.status_code == 404:
-            raise InfraRejected(404, "the service has no such endpoint")
-        try:
-            return Job.model_validate_json(response.content)
-        except ValidationError as exc:
-            # A reply we cannot read is treated like an outage: it may be a proxy's error page.
-            raise InfraUnavailable(f"unreadable reply from {response.url}") from exc
+
+def _view(stage: StageName, response: httpx.Response) -> JobView[Any]:
+    try:
+        return VIEWS[stage].model_validate_json(response.content)
+    except ValidationError as exc:
+        if all(error["loc"][:1] == ("result",) for error in exc.errors()):
+            # The job is readable but its result breaks the contract: a bug of the service,
+            # which no retry will fix.
+            raise InfraRejected(
+                response.status_code, f"the {stage} job's result does not follow the contract"
+            ) from exc
+        # A reply we cannot read is treated like an outage: it may be a proxy's error page.
+        raise InfraUnavailable(f"unreadable reply from {response.url}") from exc

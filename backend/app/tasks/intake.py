@@ -1,12 +1,14 @@
-"""From an uploaded form file to a checked `SourceFile`, or a clear 4xx.
+"""From an uploaded form file to a checked, hashed `SourceFile`, or a clear 4xx.
 
 The multipart parser has already spooled the part (1 MiB in memory, then a temporary file that
-Starlette removes after the request). Here its size is bounded and its content checked
-(app.uploads.validation) in a worker thread, so the event loop never blocks; the same spooled
-file is then streamed to S3, hashed on the way.
+Starlette removes after the request). Here its size is bounded, its content checked
+(app.uploads.validation) and its sha256 taken, in a worker thread so the event loop never
+blocks. The digest is known before anything is stored: an earlier use of the request's
+Idempotency-Key is recognised before the source goes to S3.
 """
 
 import asyncio
+import hashlib
 import os
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -17,6 +19,8 @@ from app.config import Settings
 from app.errors import PayloadTooLarge, Unprocessable
 from app.uploads import validation
 
+_CHUNK = 1024 * 1024
+
 
 @dataclass(frozen=True)
 class SourceFile:
@@ -25,6 +29,11 @@ class SourceFile:
     file: BinaryIO
     filename: str
     size: int
+    sha256: str
+
+    @property
+    def content_type(self) -> str:
+        return "application/zip" if self.filename.endswith(".zip") else "text/x-python"
 
 
 def _limit_error(limit: int) -> PayloadTooLarge:
@@ -51,7 +60,12 @@ def _check(upload: UploadFile, filename: str, kind: str, settings: Settings) -> 
         )
     else:
         validation.check_python_source(handle)
-    return SourceFile(file=handle, filename=filename, size=size)
+    digest = hashlib.sha256()
+    handle.seek(0)
+    while chunk := handle.read(_CHUNK):
+        digest.update(chunk)
+    handle.seek(0)
+    return SourceFile(file=handle, filename=filename, size=size, sha256=digest.hexdigest())
 
 
 async def receive_source(upload: UploadFile, settings: Settings) -> SourceFile:

@@ -3,41 +3,42 @@
 import base64
 import binascii
 import json
-from typing import Any
 
 from app.errors import InvalidInput
-from app.storage.objects import ObjectStore, split_s3_uri
+from app.functions.models import FunctionRecord
+from app.storage import keys
+from app.storage.objects import ObjectStore
 from app.storage.tasks import TaskRepository
-from app.tasks.schemas import LogEntry, LogPage
+from app.tasks.models import Task
+from app.tasks.schemas import LogEntry, LogPage, LogQuery
 
 FUNCTION_TASKS_SHOWN = 10
 BUILD_LOG_MAX_BYTES = 512 * 1024
 
 
-async def task_entries(*, objects: ObjectStore, task: dict[str, Any]) -> list[LogEntry]:
+async def task_entries(*, objects: ObjectStore, task: Task) -> list[LogEntry]:
     """Every log line of one task, oldest first."""
-    task_id = task["task_id"]
+    task_id = task.task_id
     entries = [
         LogEntry(
-            time=event["time"],
+            time=event.time,
             source="pipeline",
             task_id=task_id,
-            stage=event.get("stage"),
-            level=event.get("level", "info"),
-            message=event["message"],
+            stage=event.stage,
+            level=event.level,
+            message=event.message,
         )
-        for event in task.get("events", [])
+        for event in task.events
     ]
-    log_path = task.get("build_log_path")
-    if log_path:
-        bucket, key = split_s3_uri(log_path)
+    if task.build_log_path:
+        bucket, key = keys.split_s3_uri(task.build_log_path)
         text = (
             await objects.read_text(key=key, max_bytes=BUILD_LOG_MAX_BYTES)
             if bucket == objects.bucket
             else None
         )
-        build = next((s for s in task.get("stages", []) if s["name"] == "build"), {})
-        stamp = build.get("finished_at") or build.get("started_at") or task["updated_at"]
+        build = next((stage for stage in task.stages if stage.name == "build"), None)
+        stamp = (build and (build.finished_at or build.started_at)) or task.updated_at
         for line in (text or "").splitlines():
             entries.append(
                 LogEntry(time=stamp, source="build", task_id=task_id, stage="build", message=line)
@@ -47,13 +48,13 @@ async def task_entries(*, objects: ObjectStore, task: dict[str, Any]) -> list[Lo
 
 
 async def function_entries(
-    *, tasks: TaskRepository, objects: ObjectStore, function: dict[str, Any]
+    *, tasks: TaskRepository, objects: ObjectStore, function: FunctionRecord
 ) -> list[LogEntry]:
     """The logs of a function's most recent tasks, oldest first."""
     page = await tasks.list_in_workspace(
-        workspace_id=function["workspace_id"],
+        workspace_id=function.workspace_id,
         status=None,
-        function_id=function["id"],
+        function_id=function.id,
         limit=200,
         next_token=None,
     )
@@ -79,15 +80,9 @@ def _decode_offset(token: str | None) -> int:
     return offset
 
 
-def page(
-    entries: list[LogEntry],
-    *,
-    since: str | None,
-    limit: int,
-    tail: int | None,
-    next_token: str | None,
-) -> LogPage:
+def page(entries: list[LogEntry], query: LogQuery) -> LogPage:
     """Filter by `since`, keep the last `tail`, then cut a page of `limit` from the cursor."""
+    since, limit, tail, next_token = query.since, query.limit, query.tail, query.next_token
     if since:
         entries = [entry for entry in entries if entry.time > since]
     if tail:

@@ -8,17 +8,19 @@ before the next tick arms a timer for it.
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import secrets
 import socket
-from typing import Any
 
+from app.clock import now_ms
 from app.config import Settings
+from app.logging_setup import task_context
 from app.storage import keys
-from app.storage.task_steps import TaskStepRepository
+from app.storage.tasks import TaskRepository
 from app.table_guard import absorb_missing_table
-from app.tasks.driver import TaskDriver, now_ms
+from app.tasks.driver import TaskDriver
 
 log = logging.getLogger(__name__)
 
@@ -34,12 +36,12 @@ class TaskPoller:
     def __init__(
         self,
         *,
-        steps: TaskStepRepository,
+        tasks: TaskRepository,
         driver: TaskDriver,
         settings: Settings,
         owner: str,
     ) -> None:
-        self._steps = steps
+        self._tasks = tasks
         self._driver = driver
         self._settings = settings
         self._owner = owner
@@ -97,38 +99,41 @@ class TaskPoller:
         now = now_ms()
         pages = await asyncio.gather(
             *(
-                self._steps.due(shard=shard, now_ms=now, limit=DUE_PAGE)
+                self._tasks.due(shard=shard, now_ms=now, limit=DUE_PAGE)
                 for shard in keys.all_due_shards()
             )
         )
-        for raw_key in (key for page in pages for key in page):
-            name = raw_key[keys.SK]["S"]
-            if name in self._in_flight:
+        for key in (key for page in pages for key in page):
+            if key.task_id in self._in_flight:
                 continue
-            step = asyncio.create_task(self._claim_and_step(raw_key), name=f"step {name}")
-            self._in_flight[name] = step
-            step.add_done_callback(lambda _, name=name: self._in_flight.pop(name, None))
+            step = asyncio.create_task(self._claim_and_step(key), name=f"step {key.task_id}")
+            self._in_flight[key.task_id] = step
+            step.add_done_callback(functools.partial(self._done, key.task_id))
             started += 1
         return started
 
-    async def _claim_and_step(self, raw_key: dict[str, Any]) -> None:
+    def _done(self, task_id: str, _: asyncio.Task[None]) -> None:
+        self._in_flight.pop(task_id, None)
+
+    async def _claim_and_step(self, key: keys.TaskKey) -> None:
+        # Each step runs in its own asyncio task: the log context set here is its own.
+        task_context.set(key.task_id)
         async with self._slots:
             lease_ms = int(self._settings.lease_seconds * 1000)
-            task = await self._steps.claim(
-                raw_key=raw_key, now_ms=now_ms(), lease_ms=lease_ms, owner=self._owner
+            task = await self._tasks.claim(
+                key=key, now_ms=now_ms(), lease_ms=lease_ms, owner=self._owner
             )
             if task is None:
                 return  # another replica holds it, or it is no longer due
             try:
-                saved = await self._driver.step(task)
+                saved, due = await self._driver.step(task)
             except Exception:
                 # The lease runs out and the task is due again: nothing is lost.
-                log.exception("step failed", extra={"task_id": task["task_id"]})
+                log.exception("step failed")
                 return
             self.steps += 1
             if saved is None:
-                log.info("step lost its lease", extra={"task_id": task["task_id"]})
+                log.info("step lost its lease")
                 return
-            due = saved.get("next_due_ms")
             if due is not None and due - now_ms() < self._settings.poller_tick_seconds * 1000:
                 self._wake_at(due)

@@ -1,33 +1,31 @@
-"""Request and response models of builds and tasks (names fixed with the frontend team)."""
+"""Request and response models of builds and tasks (names fixed with the frontend team).
 
+Responses render the stored task (app.tasks.models.Task); the request models say what each
+task-creating route accepts and which `TaskOptions` it asks of the later stages.
+"""
+
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
+from fastapi import UploadFile
 from pydantic import BaseModel, Field, StringConstraints, model_validator
 
 from app.api.fields import Identifier, Manifest, Reference, RequestModel, Variables
 from app.functions.schemas import FunctionName
+from app.tasks.models import Task, TaskOptions, TaskStatus, TaskType
+from contract.fields import Autoscaling, Namespace, Resources, SecretName, Tag
+from contract.jobs import StageName
 
-TaskStatus = Literal["pending", "running", "completed", "failed"]
-TaskType = Literal["build", "push", "scaffold", "deploy", "build-and-push", "build-and-deploy"]
-StageName = Literal["build", "push", "scaffold", "deploy"]
+__all__ = ["Autoscaling", "Resources", "StageName", "TaskStatus", "TaskType"]
 
 WorkspaceId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
-OciTag = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")]
+OciTag = Tag
 OciRepository = Annotated[
     str,
     StringConstraints(
         max_length=255,
         pattern=r"^[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*$",
     ),
-]
-Namespace = Annotated[
-    str, StringConstraints(max_length=63, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-]
-Quantity = Annotated[
-    str, StringConstraints(max_length=32, pattern=r"^[0-9]+(\.[0-9]+)?(m|Ki|Mi|Gi|Ti|k|M|G|T)?$")
-]
-SecretName = Annotated[
-    str, StringConstraints(max_length=253, pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
 ]
 
 
@@ -69,6 +67,40 @@ class TaskStatusResponse(BaseModel):
     created_at: str
     updated_at: str
 
+    @classmethod
+    def of(cls, task: Task) -> "TaskStatusResponse":
+        """The stored task, as the API shows it (its event log and options aside)."""
+        stored = task.model_dump(mode="json")
+        return cls.model_validate(
+            {
+                **stored,
+                "stages": [{k: stage[k] for k in Stage.model_fields} for stage in stored["stages"]],
+                "result": {k: stored[k] for k in BuildTaskResult.model_fields},
+            }
+        )
+
+
+InputField = Literal["wasm_path", "image_url", "manifest"]
+
+
+@dataclass(frozen=True)
+class NewTask:
+    """What a task-creating request asks for, whichever of the six routes it came by.
+
+    An upload brings the source (`upload`); a follow-up names its input: a value, or the
+    earlier task (`from_task_id`) that produced it.
+    """
+
+    task_type: TaskType
+    workspace_id: str
+    app_name: str | None
+    function_id: str | None
+    options: TaskOptions
+    upload: UploadFile | None = None
+    input_field: InputField | None = None
+    input_value: str | None = None
+    from_task_id: str | None = None
+
 
 class BuildResponse(TaskStatusResponse):
     """The task an upload created (202)."""
@@ -79,26 +111,8 @@ class TaskList(BaseModel):
     next_token: str | None = None
 
 
-class Resources(RequestModel):
-    limits: dict[Literal["cpu", "memory"], Quantity] = Field(default_factory=dict)
-    requests: dict[Literal["cpu", "memory"], Quantity] = Field(default_factory=dict)
-
-
-class Autoscaling(RequestModel):
-    min_replicas: int = Field(default=2, ge=1, le=100)
-    max_replicas: int = Field(default=3, ge=1, le=100)
-    target_cpu_utilization: int = Field(default=60, ge=1, le=100)
-    target_memory_utilization: int = Field(default=60, ge=1, le=100)
-
-    @model_validator(mode="after")
-    def _ordered(self) -> "Autoscaling":
-        if self.max_replicas < self.min_replicas:
-            raise ValueError("max_replicas must be ≥ min_replicas")
-        return self
-
-
 class ScaffoldOptions(RequestModel):
-    """How the SpinApp is shaped (SPEC §4 scaffold inputs)."""
+    """How the SpinApp is shaped (docs/contract.md, scaffold)."""
 
     replicas: int = Field(default=2, ge=1, le=100)
     executor: Namespace = "containerd-shim-spin"  # a SpinAppExecutor's name: a DNS label
@@ -127,6 +141,10 @@ class PushRequest(RequestModel):
             raise ValueError("app_name is required with wasm_path")
         return self
 
+    def new_task(self) -> NewTask:
+        options = TaskOptions(repository=self.repository, tag=self.tag)
+        return _follow_up(self, "push", "wasm_path", self.wasm_path, options)
+
 
 class ScaffoldRequest(ScaffoldOptions):
     """Generate a SpinApp manifest for an image (or a completed push task's image)."""
@@ -144,6 +162,12 @@ class ScaffoldRequest(ScaffoldOptions):
         if self.image_url is not None and self.app_name is None:
             raise ValueError("app_name is required with image_url")
         return self
+
+    def new_task(self) -> NewTask:
+        options = TaskOptions.model_validate(
+            self.model_dump(include=set(ScaffoldOptions.model_fields))
+        )
+        return _follow_up(self, "scaffold", "image_url", self.image_url, options)
 
 
 class ScaffoldResponse(TaskStatusResponse):
@@ -168,6 +192,29 @@ class DeployRequest(RequestModel):
             raise ValueError("app_name is required with manifest")
         return self
 
+    def new_task(self) -> NewTask:
+        options = TaskOptions(namespace=self.namespace)
+        return _follow_up(self, "deploy", "manifest", self.manifest, options)
+
+
+def _follow_up(
+    request: "PushRequest | ScaffoldRequest | DeployRequest",
+    task_type: TaskType,
+    field: InputField,
+    value: str | None,
+    options: TaskOptions,
+) -> NewTask:
+    return NewTask(
+        task_type=task_type,
+        workspace_id=request.workspace_id,
+        app_name=request.app_name,
+        function_id=request.function_id,
+        options=options,
+        input_field=field,
+        input_value=value,
+        from_task_id=request.task_id,
+    )
+
 
 class DeployResponse(TaskStatusResponse):
     """The deploy task (202); completed means the SpinApp reports ready replicas."""
@@ -190,6 +237,16 @@ class LogEntry(BaseModel):
     stage: str | None = None
     level: str = "info"
     message: str
+
+
+@dataclass(frozen=True)
+class LogQuery:
+    """Which log entries a request asks for (the query of both log routes)."""
+
+    since: str | None
+    limit: int
+    tail: int | None
+    next_token: str | None
 
 
 class LogPage(BaseModel):

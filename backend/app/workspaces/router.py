@@ -45,7 +45,7 @@ async def list_workspaces(
 
 @router.get("/{workspace_id}", response_model=Workspace)
 async def get_workspace(workspace: WorkspaceDep) -> Workspace:
-    return Workspace.model_validate(workspace)
+    return service.render(workspace)
 
 
 @router.patch("/{workspace_id}", response_model=Workspace)

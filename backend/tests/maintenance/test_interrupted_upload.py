@@ -105,7 +105,7 @@ def _s3(settings: Settings) -> Any:
 def _dynamodb(settings: Settings) -> Any:
     return boto3.client(
         "dynamodb",
-        endpoint_url=settings.aws_endpoint_url,
+        endpoint_url=settings.dynamodb_endpoint,
         region_name=settings.aws_region,
         aws_access_key_id=settings.aws_access_key_id,
         aws_secret_access_key=settings.aws_secret_access_key.get_secret_value()

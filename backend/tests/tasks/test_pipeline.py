@@ -231,6 +231,31 @@ async def test_a_lost_post_answer_is_resubmitted_by_job_key_without_a_second_job
     assert fake_infra.jobs_created_per_key[key] == 1
 
 
+async def test_a_job_already_succeeded_on_its_first_submission_completes_the_task(
+    api: httpx.AsyncClient, workspace: dict, fake_infra: FakeInfraService
+) -> None:
+    # What a resubmission by job_key finds after a crash: the finished job, in the POST answer.
+    fake_infra.instant("build")
+    task = await wait_for_task(api, (await upload(api, workspace["id"])).json()["task_id"])
+    assert task["status"] == "completed", task
+    assert task["stages"][0]["status"] == "completed" and task["result"]["wasm_path"]
+    assert fake_infra.posts_per_key[f"{task['task_id']}:build"] == 1
+    assert fake_infra.gets_per_job == {}
+
+
+async def test_a_resubmission_after_a_lost_answer_may_find_the_job_finished(
+    api: httpx.AsyncClient, workspace: dict, fake_infra: FakeInfraService
+) -> None:
+    fake_infra.instant()
+    fake_infra.unavailable(1, kind="build", after_processing=True)
+    response = await upload(api, workspace["id"], path="/api/v1/build-and-push")
+    task = await wait_for_task(api, response.json()["task_id"])
+    assert task["status"] == "completed", task
+    assert [s["status"] for s in task["stages"]] == ["completed", "completed"]
+    key = f"{task['task_id']}:build"
+    assert (fake_infra.posts_per_key[key], fake_infra.jobs_created_per_key[key]) == (2, 1)
+
+
 async def test_a_forgotten_job_is_resubmitted_by_job_key_and_completes(
     api: httpx.AsyncClient, workspace: dict, fake_infra: FakeInfraService
 ) -> None:
@@ -295,6 +320,25 @@ async def test_the_same_idempotency_key_returns_the_first_task(
     assert len(listed) == 2
     objects = _s3(fast_settings).list_objects_v2(Bucket=fast_settings.s3_bucket)["Contents"]
     assert len(objects) == 2
+
+
+async def test_a_replayed_upload_is_answered_before_anything_reaches_s3(
+    api: httpx.AsyncClient, workspace: dict, fast_settings: Settings
+) -> None:
+    key = {"Idempotency-Key": "before-s3"}
+    first = await upload(api, workspace["id"], headers=key)
+    assert first.status_code == 202
+    # Take S3 away: a replay that tried to store the source again would fail now.
+    s3, bucket = _s3(fast_settings), fast_settings.s3_bucket
+    for obj in s3.list_objects_v2(Bucket=bucket).get("Contents", []):
+        s3.delete_object(Bucket=bucket, Key=obj["Key"])
+    s3.delete_bucket(Bucket=bucket)
+    again = await upload(api, workspace["id"], headers=key)
+    assert again.status_code == 202, again.text
+    assert again.json()["task_id"] == first.json()["task_id"]
+    assert again.headers["idempotent-replayed"] == "true"
+    other = await upload(api, workspace["id"], headers=key, content=HELLO + b"# changed\n")
+    assert other.status_code == 409  # a mismatch is refused before the upload too
 
 
 async def test_the_same_idempotency_key_with_another_file_is_409(

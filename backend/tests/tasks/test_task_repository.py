@@ -1,17 +1,22 @@
-"""The pollers' lease on a task: one driver at a time, stale writers lose."""
+"""The task repository: the pollers' lease (one driver at a time, stale writers lose) and the
+rule that nothing is stored which the reader would refuse."""
 
 from collections.abc import AsyncIterator
 
 import pytest
 
 from app.aws import AwsClients, open_aws_clients
+from app.clock import Moment
 from app.config import Settings
+from app.errors import PayloadTooLarge, Unprocessable
 from app.storage import keys
-from app.storage.dynamo import to_item
-from app.storage.task_steps import TaskStepRepository
 from app.storage.tasks import TaskRepository
 from app.storage.workspaces import WorkspaceRepository
-from app.tasks import state
+from app.tasks import lifecycle
+from app.tasks.models import Task, TaskEvent, TaskOptions
+from app.workspaces.models import WorkspaceRecord
+
+WORKSPACE_ID, TASK_ID = "01hw0000000000000000000000", "01ht0000000000000000000000"
 
 
 @pytest.fixture
@@ -20,78 +25,114 @@ async def aws(settings: Settings) -> AsyncIterator[AwsClients]:
         yield clients
 
 
-async def _task(
-    aws: AwsClients, settings: Settings, now_ms: int
-) -> tuple[TaskRepository, TaskStepRepository, dict]:
+def _new(task_id: str = TASK_ID) -> Task:
+    return lifecycle.new_task(
+        task_id=task_id, task_type="build", workspace_id=WORKSPACE_ID, app_name="hello",
+        function_id=None, options=TaskOptions(), now=Moment(iso="t", ms=0),
+        source_code_path="s3://b/build-sources/w/t/app.py",
+    )  # fmt: skip
+
+
+KEY = keys.TaskKey(WORKSPACE_ID, TASK_ID)
+
+
+async def _task(aws: AwsClients, settings: Settings, now_ms: int) -> tuple[TaskRepository, Task]:
     workspaces = WorkspaceRepository(client=aws.dynamodb, table=settings.dynamodb_table)
-    ws = {"id": "01hw0000000000000000000000", "name": "w", "owner": "o"}
-    await workspaces.create(workspace=ws | {"created_at": "t", "updated_at": "t"})
+    await workspaces.create(
+        workspace=WorkspaceRecord(
+            id=WORKSPACE_ID, name="w", owner="o", created_at="t", updated_at="t"
+        )
+    )
     tasks = TaskRepository(client=aws.dynamodb, table=settings.dynamodb_table)
-    steps = TaskStepRepository(client=aws.dynamodb, table=settings.dynamodb_table)
-    task = {
-        "task_id": "01ht0000000000000000000000",
-        "workspace_id": ws["id"],
-        "app_name": "hello",
-        "type": "build",
-        "status": "pending",
-        "stage": "build",
-        "stages": state.initial_stages("build"),
-        "version": 0,
-        "created_at": "t",
-        "updated_at": "t",
-    }
+    task = _new()
     await tasks.create(task=task, due_at_ms=now_ms)
-    return tasks, steps, task
+    return tasks, task
 
 
-def _raw_key(task: dict) -> dict:
-    return to_item(keys.task_key(task["workspace_id"], task["task_id"]))
+def _running(task: Task) -> Task:
+    return task.model_copy(update={"status": "running"})
 
 
 async def test_a_due_task_is_found_and_claimed_by_one_poller_only(
     aws: AwsClients, settings: Settings
 ) -> None:
     now = 1_000_000
-    _tasks, steps, task = await _task(aws, settings, now)
-    due = await steps.due(shard=keys.due_shard(task["task_id"]), now_ms=now, limit=10)
-    assert due == [_raw_key(task)]
-    first = await steps.claim(raw_key=due[0], now_ms=now, lease_ms=30_000, owner="a")
-    second = await steps.claim(raw_key=due[0], now_ms=now + 1, lease_ms=30_000, owner="b")
-    assert first is not None and first["lease_owner"] == "a"
+    tasks, task = await _task(aws, settings, now)
+    due = await tasks.due(shard=keys.due_shard(task.task_id), now_ms=now, limit=10)
+    assert due == [KEY]
+    first = await tasks.claim(key=due[0], now_ms=now, lease_ms=30_000, owner="a")
+    second = await tasks.claim(key=due[0], now_ms=now + 1, lease_ms=30_000, owner="b")
+    assert first == task
     assert second is None
-    assert await steps.due(shard=keys.due_shard(task["task_id"]), now_ms=now + 1, limit=10) == []
+    assert await tasks.due(shard=keys.due_shard(task.task_id), now_ms=now + 1, limit=10) == []
 
 
 async def test_a_stale_driver_cannot_write_after_another_took_over(
     aws: AwsClients, settings: Settings
 ) -> None:
-    now = 1_000_000
-    tasks, steps, task = await _task(aws, settings, now)
-    stale = await steps.claim(raw_key=_raw_key(task), now_ms=now, lease_ms=1_000, owner="a")
+    tasks, _ = await _task(aws, settings, now := 1_000_000)
+    stale = await tasks.claim(key=KEY, now_ms=now, lease_ms=1_000, owner="a")
     # The lease runs out (a paused or dead process); another replica takes the task over.
-    fresh = await steps.claim(raw_key=_raw_key(task), now_ms=now + 2_000, lease_ms=1_000, owner="b")
-    assert fresh is not None
-    lost = await steps.save_step(
-        task=stale, changes={"status": "failed"}, owner="a", next_due_ms=None
-    )
+    fresh = await tasks.claim(key=KEY, now_ms=now + 2_000, lease_ms=1_000, owner="b")
+    assert stale is not None and fresh is not None
+    failed = stale.model_copy(update={"status": "failed"})
+    lost = await tasks.save_step(before=stale, after=failed, events=(), owner="a", next_due_ms=None)
     assert lost is None
-    won = await steps.save_step(
-        task=fresh, changes={"status": "running"}, owner="b", next_due_ms=now + 5_000
+    won = await tasks.save_step(
+        before=fresh, after=_running(fresh), events=(), owner="b", next_due_ms=now + 5_000
     )
-    assert won is not None and won["status"] == "running" and won["version"] == 1
-    stored = await tasks.get_consistent(workspace_id=task["workspace_id"], task_id=task["task_id"])
-    assert stored["status"] == "running" and stored["version"] == 1
+    assert won is not None and won.status == "running" and won.version == 1
+    stored = await tasks.get_consistent(workspace_id=WORKSPACE_ID, task_id=TASK_ID)
+    assert stored == won
 
 
 async def test_a_finished_task_leaves_the_due_index_and_cannot_be_moved(
     aws: AwsClients, settings: Settings
 ) -> None:
-    now = 1_000_000
-    _tasks, steps, task = await _task(aws, settings, now)
-    claimed = await steps.claim(raw_key=_raw_key(task), now_ms=now, lease_ms=1_000, owner="a")
-    done = await steps.save_step(
-        task=claimed, changes={"status": "completed"}, owner="a", next_due_ms=None
+    tasks, task = await _task(aws, settings, now := 1_000_000)
+    claimed = await tasks.claim(key=KEY, now_ms=now, lease_ms=1_000, owner="a")
+    assert claimed is not None
+    event = TaskEvent(time="t2", message="task completed")
+    completed = claimed.model_copy(update={"status": "completed"})
+    done = await tasks.save_step(
+        before=claimed, after=completed, events=[event], owner="a", next_due_ms=None
     )
-    assert done["status"] == "completed"
-    assert await steps.due(shard=keys.due_shard(task["task_id"]), now_ms=now * 10, limit=10) == []
-    assert await steps.claim(raw_key=_raw_key(task), now_ms=now * 10, lease_ms=1, owner="b") is None
+    assert done is not None and done.status == "completed" and done.events[-1] == event
+    assert await tasks.get_consistent(workspace_id=WORKSPACE_ID, task_id=TASK_ID) == done
+    assert await tasks.due(shard=keys.due_shard(task.task_id), now_ms=now * 10, limit=10) == []
+    assert await tasks.claim(key=KEY, now_ms=now * 10, lease_ms=1, owner="b") is None
+
+
+async def test_a_task_is_found_by_id_alone(aws: AwsClients, settings: Settings) -> None:
+    _, task = await _task(aws, settings, 0)
+    # A fresh repository knows no task yet: the first read goes through IdIndex.
+    reader = TaskRepository(client=aws.dynamodb, table=settings.dynamodb_table)
+    for _ in range(2):  # the second by its key (the workspace is known by then)
+        assert await reader.get(task_id=TASK_ID) == task
+    assert await reader.get(task_id="01hz0000000000000000000000") is None
+
+
+async def test_a_step_the_reader_would_refuse_is_not_written(
+    aws: AwsClients, settings: Settings
+) -> None:
+    tasks, _ = await _task(aws, settings, 0)
+    claimed = await tasks.claim(key=KEY, now_ms=0, lease_ms=1_000, owner="a")
+    assert claimed is not None
+    # model_copy does not validate: a bug could hand the repository anything.
+    broken = claimed.model_copy(update={"status": "lost"})
+    with pytest.raises(Unprocessable):
+        await tasks.save_step(before=claimed, after=broken, events=(), owner="a", next_due_ms=1)
+    huge = claimed.model_copy(update={"manifest": "x" * (401 * 1024)})
+    with pytest.raises(PayloadTooLarge):
+        await tasks.save_step(before=claimed, after=huge, events=(), owner="a", next_due_ms=1)
+    assert await tasks.get_consistent(workspace_id=WORKSPACE_ID, task_id=TASK_ID) == claimed
+
+
+async def test_a_new_task_the_reader_would_refuse_is_not_created(
+    aws: AwsClients, settings: Settings
+) -> None:
+    tasks, _ = await _task(aws, settings, 0)
+    other = _new("01ht0000000000000000000001")
+    with pytest.raises(Unprocessable):
+        await tasks.create(task=other.model_copy(update={"stages": ()}), due_at_ms=0)
+    assert await tasks.get(task_id=other.task_id) is None

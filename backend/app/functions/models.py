@@ -1,0 +1,14 @@
+"""The stored function: what FunctionRepository reads and writes, and the API renders."""
+
+from pydantic import ConfigDict
+
+from app.functions.schemas import Function
+
+
+class FunctionRecord(Function):
+    """A function item (`FN#{id}`): the API's Function and what only storage keeps."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    # The task that holds the function (one pipeline at a time); absent when none does.
+    active_task_id: str | None = None
