@@ -131,15 +131,21 @@ _STATUS_CODES = {
 }
 
 
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
 def _allowed_methods(request: Request) -> list[str]:
-    """Every method some route serves on this path (Starlette names only the first route's)."""
-    scope = {"type": "http", "path": request.url.path, "method": request.method}
-    methods: set[str] = set()
-    for route in request.app.router.routes:
-        match, _ = route.matches(scope)
-        if match is not Match.NONE:
-            methods |= set(getattr(route, "methods", None) or ())
-    return sorted(methods)
+    """Every method some route serves on this path.
+
+    Asked of the router itself, one method at a time: FastAPI nests included routers, so the
+    route list has no flat `methods` to read (and Starlette names only the first route's).
+    """
+    allowed = []
+    for method in _METHODS:
+        scope = {"type": "http", "path": request.url.path, "method": method, "root_path": ""}
+        if any(route.matches(dict(scope))[0] is Match.FULL for route in request.app.router.routes):
+            allowed.append(method)
+    return allowed
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -43,7 +43,12 @@ async def test_a_refused_cors_preflight_is_a_problem(client: httpx.AsyncClient) 
 
 async def test_unknown_routes_and_methods_are_problems(client: httpx.AsyncClient) -> None:
     assert_problem(await client.get("/api/nothing-here"), 404, "NOT_FOUND")
-    assert_problem(await client.put("/api/workspaces"), 405, "METHOD_NOT_ALLOWED")
+    refused = await client.put("/api/workspaces")
+    assert_problem(refused, 405, "METHOD_NOT_ALLOWED")
+    assert refused.headers["allow"] == "GET, POST"
+    one = await client.post("/api/workspaces/01abc")
+    assert_problem(one, 405, "METHOD_NOT_ALLOWED")
+    assert one.headers["allow"] == "GET, PATCH, DELETE"
 
 
 async def test_invalid_json_is_a_problem(client: httpx.AsyncClient) -> None:

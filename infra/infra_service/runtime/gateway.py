@@ -275,7 +275,12 @@ class Gateway:
                 "RESPONSE_TOO_LARGE",
                 f"The function answered {length} bytes; the limit is {limit}.",
             )
-        headers = [(k, v) for k, v in upstream.headers.raw if k.lower() not in HOP_BY_HOP]
+        # The gateway's own server writes the Date header; the replica's would make two.
+        headers = [
+            (k, v)
+            for k, v in upstream.headers.raw
+            if k.lower() not in HOP_BY_HOP and k.lower() != b"date"
+        ]
         headers.append((b"x-invocation-id", invocation))
         await send(
             {"type": "http.response.start", "status": upstream.status_code, "headers": headers}

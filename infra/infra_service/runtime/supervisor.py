@@ -10,6 +10,7 @@ service, even one killed with SIGKILL.
 
 import asyncio
 import contextlib
+import contextvars
 import ctypes
 import functools
 import json
@@ -141,7 +142,11 @@ class Replica:
 
     def start(self) -> None:
         """Run (and re-run) the host until stop()."""
-        self._task = asyncio.create_task(self._supervise(), name=f"replica {self.key}/{self.id}")
+        # A fresh context: the replica outlives the deploy job that started it, and its log
+        # lines must not carry that job's id.
+        self._task = asyncio.create_task(
+            self._supervise(), name=f"replica {self.key}/{self.id}", context=contextvars.Context()
+        )
 
     async def stop(self, *, grace: float) -> None:
         """SIGTERM the host (it drains), SIGKILL its group after `grace` seconds."""
