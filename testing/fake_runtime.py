@@ -119,6 +119,7 @@ class FakeRuntime:
         self._artifacts: set[str] = set()  # wasm paths a fake build produced
         self._last_time = ""
         self.invocations = 0
+        self._tests: list[dict[str, Any]] = []
         self._server: _AppServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -148,6 +149,7 @@ class FakeRuntime:
         with self._lock:
             self._apps.clear()
             self._artifacts.clear()
+            self._tests.clear()
             self.invocations = 0
 
     @property
@@ -189,6 +191,12 @@ class FakeRuntime:
     def app(self, namespace: str, name: str) -> FakeApp | None:
         with self._lock:
             return self._apps.get((namespace, name))
+
+    @property
+    def test_requests(self) -> list[dict[str, Any]]:
+        """The valid test-invocation requests received, oldest first."""
+        with self._lock:
+            return [dict(body) for body in self._tests]
 
     @property
     def apps(self) -> list[tuple[str, str]]:
@@ -269,6 +277,7 @@ class FakeRuntime:
             errors = field_errors(exc.errors())
             return _problem(422, "VALIDATION_ERROR", "The request body is not valid", errors=errors)
         with self._lock:
+            self._tests.append(request.model_dump(mode="json"))
             known = request.wasm_path in self._artifacts
         if not known:
             return _problem(404, "ARTIFACT_NOT_FOUND", f"no component at {request.wasm_path}")

@@ -1,19 +1,20 @@
 """A backend with the fake infrastructure service, whose deployed apps answer real HTTP."""
 
+import asyncio
 import time
 
 import httpx
 import pytest
 
 from tests.conftest import create_function
-from tests.tasks.conftest import (  # noqa: F401 (fixtures)
-    api,
-    fake_infra,
-    fast_settings,
-    upload,
-    wait_for_task,
-    workspace,
-)
+from tests.tasks import conftest as pipeline
+from tests.tasks.conftest import upload, wait_for_task
+
+# The pipeline's fixtures: a backend whose pollers drive the fake infrastructure service.
+fake_infra = pipeline.fake_infra
+fast_settings = pipeline.fast_settings
+api = pipeline.api
+workspace = pipeline.workspace
 
 
 async def deployed_function(
@@ -38,7 +39,7 @@ async def deployed_function(
         if current["endpoint"] and current["latest_task_id"] == task["task_id"]:
             return current
         assert time.monotonic() < deadline, current
-        time.sleep(0.02)
+        await asyncio.sleep(0.02)
 
 
 @pytest.fixture
