@@ -7,13 +7,13 @@ server of this module — so the backend's invoke proxy is tested against real s
 every deployment runs is `echo_app` (below), and a test invocation runs the same code, so
 both answer alike:
 
-    /                   200 text/plain "hello from <name>"
     /echo[/…]           200 JSON of what arrived: method, path, query, headers, body (text)
     /status/<code>      that status, text body
     /sleep/<seconds>    answers after sleeping
     /bytes/<n>          n bytes with Content-Length;  /stream/<n>: n bytes, chunked
     /variables          the app's variables (from the SpinApp manifest) as JSON
     /print/<text>       prints <text> to stdout (a runtime log line) and answers it
+    any other path      200 text/plain "hello from <name>" (as examples/hello answers all)
 
 Every answer carries X-Invocation-Id (the caller's when valid, else a new one), a `Date`,
 a `Server` and a hop-by-hop `Keep-Alive` header, as a real server's would. Each request
@@ -74,8 +74,6 @@ def echo_app(
     text = {"content-type": "text/plain; charset=utf-8"}
     segments = path.strip("/").split("/", 1)
     head, rest = segments[0], segments[1] if len(segments) > 1 else ""
-    if path == "/":
-        return EchoAnswer(200, text, f"hello from {name}".encode())
     if head == "echo":
         echoed = {
             "method": method,
@@ -96,7 +94,7 @@ def echo_app(
         return EchoAnswer(200, {"content-type": "application/json"}, json.dumps(variables).encode())
     if head == "print":
         return EchoAnswer(200, text, rest.encode(), stdout=rest + "\n")
-    return EchoAnswer(404, text, b"no such page")
+    return EchoAnswer(200, text, f"hello from {name}".encode())  # as examples/hello: any path
 
 
 @dataclass
