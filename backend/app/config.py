@@ -78,6 +78,8 @@ class Settings(BaseSettings):
     invoke_timeout_seconds: float = Field(default=45.0, gt=0)
     # A test invocation may compile the component before it runs it (the sandbox's load time).
     test_invoke_timeout_seconds: float = Field(default=180.0, gt=0)
+    # How long the invoke route trusts a function record it has read (0: read it every call).
+    invoke_function_cache_seconds: float = Field(default=2.0, ge=0)
     # How often each replica adds its invocation figures to the function's stats item.
     invoke_stats_flush_seconds: float = Field(default=5.0, gt=0)
 

@@ -9,6 +9,7 @@ from app.auth.jwt_verifier import JwtVerifier
 from app.auth.role_cache import RoleCache
 from app.aws import AwsClients
 from app.config import Settings
+from app.invoke.cache import FunctionCache
 from app.invoke.stats import InvocationRecorder
 from app.storage.api_keys import ApiKeyRepository
 from app.storage.functions import FunctionRepository
@@ -43,6 +44,7 @@ class Container:
     invoke_http: httpx.AsyncClient
     invocation_stats: InvocationStatsRepository
     invocations: InvocationRecorder
+    invocable: FunctionCache
     owner: str = field(default_factory=replica_id)
 
     @classmethod
@@ -83,6 +85,7 @@ class Container:
             invocations=InvocationRecorder(
                 repository=stats, flush_seconds=settings.invoke_stats_flush_seconds
             ),
+            invocable=FunctionCache(ttl=settings.invoke_function_cache_seconds),
             owner=owner,
         )
 

@@ -58,3 +58,5 @@ async def delete_function(
         stats=container.invocation_stats,
         function=function,
     )
+    container.invocable.forget(function.id)
+    container.invocations.forget(function.id)

@@ -1,9 +1,12 @@
 """Routes of invocations: the invoke proxy (any method), test invocations, figures."""
 
-from fastapi import APIRouter, Request, Response
+from typing import Annotated
 
-from app.api.deps import ContainerDep, FunctionDep
+from fastapi import APIRouter, Depends, Request, Response
+
+from app.api.deps import AccessDep, ContainerDep, FunctionDep
 from app.api.problems import PROBLEM_RESPONSES
+from app.functions.models import FunctionRecord
 from app.invoke import service
 from app.invoke.proxy import ProxyLimits
 from app.invoke.schemas import InvocationStats, TestRequest, TestResponse
@@ -15,8 +18,18 @@ router = APIRouter(
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
 
+async def invocable_function(
+    function_id: str, access: AccessDep, container: ContainerDep
+) -> FunctionRecord:
+    """The path's function, as FunctionDep, from a record read up to a moment ago."""
+    return await access.function(function_id, cached=container.invocable)
+
+
 async def invoke_function(
-    function: FunctionDep, request: Request, container: ContainerDep, path: str = ""
+    function: Annotated[FunctionRecord, Depends(invocable_function)],
+    request: Request,
+    container: ContainerDep,
+    path: str = "",
 ) -> Response:
     """Call the deployed function: the rest of the path, the query, headers and body go to it;
     its status, headers and body come back, with X-Invocation-Id and X-Duration-Ms."""

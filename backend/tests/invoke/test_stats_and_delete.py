@@ -150,6 +150,7 @@ async def test_deleting_a_workspace_with_cascade_undeploys_its_functions(
 async def test_a_deleted_function_is_404_everywhere(
     api: httpx.AsyncClient, function: dict, route: str
 ) -> None:
+    assert (await api.get(f"/api/functions/{function['id']}/invoke/")).status_code == 200
     assert (await api.delete(f"/api/functions/{function['id']}")).status_code == 204
     response = await api.get(f"/api/functions/{function['id']}/{route}")
     assert response.status_code == 404 and response.json()["code"] == "FUNCTION_NOT_FOUND"
