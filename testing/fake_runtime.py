@@ -246,9 +246,7 @@ class FakeRuntime:
         return 200, state.model_dump(mode="json")
 
     def _logs(self, namespace: str, name: str, query: dict[str, str]) -> Answer:
-        app = self.app(namespace, name)
-        if app is None:
-            return _not_found(namespace, name)
+        # The query is checked before the app is looked up, as the real service's route does.
         try:
             limit = int(query.get("limit", 100))
             tail = int(query["tail"]) if "tail" in query else None
@@ -262,6 +260,9 @@ class FakeRuntime:
                 since = _normalise(since)
             except ValueError:
                 return _problem(422, "VALIDATION_ERROR", f"since is not a time: {since!r}")
+        app = self.app(namespace, name)
+        if app is None:
+            return _not_found(namespace, name)
         with self._lock:
             entries = [e for e in app.logs if since is None or e.time > since]
         entries = entries[-tail:] if tail else entries[:limit]
