@@ -10,6 +10,7 @@ import logging
 from app.errors import Conflict
 from app.functions.models import FunctionRecord
 from app.storage.functions import FunctionRepository
+from app.storage.tasks import TaskRepository
 from app.tasks.infra_client import RuntimeClient
 
 log = logging.getLogger(__name__)
@@ -25,24 +26,47 @@ def refuse_while_busy(function: FunctionRecord) -> None:
         )
 
 
-async def undeploy(*, runtime: RuntimeClient, function: FunctionRecord) -> None:
+async def deployed_app(
+    *, function: FunctionRecord, tasks: TaskRepository
+) -> tuple[str, str] | None:
+    """(namespace, name) of the function's app at the deploy service, None if it has none.
+
+    A function deployed before its record kept them has an endpoint but no names: they are
+    read from its latest task's deploy result instead.
+    """
+    if function.deployed_namespace and function.deployed_name:
+        return function.deployed_namespace, function.deployed_name
+    if not (function.endpoint and function.latest_task_id):
+        return None
+    task = await tasks.get(task_id=function.latest_task_id)
+    deployment = task.deployment if task is not None else None
+    return (deployment.namespace, deployment.name) if deployment else None
+
+
+async def undeploy(
+    *, runtime: RuntimeClient, tasks: TaskRepository, function: FunctionRecord
+) -> None:
     """Stop the function's deployed app at the deploy service (idempotent; 503 when down)."""
-    if not (function.deployed_namespace and function.deployed_name):
+    app = await deployed_app(function=function, tasks=tasks)
+    if app is None:
         return
-    deleted = await runtime.undeploy(
-        namespace=function.deployed_namespace, name=function.deployed_name
-    )
+    namespace, name = app
+    deleted = await runtime.undeploy(namespace=namespace, name=name)
     log.info(
         "function %s undeployed from %s/%s (%s)",
         function.id,
-        function.deployed_namespace,
-        function.deployed_name,
+        namespace,
+        name,
         "was running" if deleted else "nothing was there",
     )
 
 
 async def undeploy_workspace(
-    *, runtime: RuntimeClient, functions: FunctionRepository, workspace_id: str
+    *,
+    runtime: RuntimeClient,
+    functions: FunctionRepository,
+    tasks: TaskRepository,
+    workspace_id: str,
 ) -> None:
     """Undeploy every function of a workspace; 409 first if any of them is busy."""
     everything: list[FunctionRecord] = []
@@ -58,4 +82,4 @@ async def undeploy_workspace(
     for function in everything:
         refuse_while_busy(function)
     for function in everything:
-        await undeploy(runtime=runtime, function=function)
+        await undeploy(runtime=runtime, tasks=tasks, function=function)

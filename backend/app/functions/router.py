@@ -55,6 +55,7 @@ async def delete_function(
     await service.delete_function(
         functions=functions,
         runtime=container.runtime,
+        tasks=container.tasks,
         stats=container.invocation_stats,
         function=function,
     )

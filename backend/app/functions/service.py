@@ -9,6 +9,7 @@ from app.functions.schemas import Function, FunctionCreate, FunctionList, Functi
 from app.ids import new_id
 from app.storage.functions import FunctionRepository
 from app.storage.invocation_stats import InvocationStatsRepository
+from app.storage.tasks import TaskRepository
 from app.tasks.infra_client import RuntimeClient
 from app.workspaces.models import WorkspaceRecord
 
@@ -57,11 +58,12 @@ async def delete_function(
     *,
     functions: FunctionRepository,
     runtime: RuntimeClient,
+    tasks: TaskRepository,
     stats: InvocationStatsRepository,
     function: FunctionRecord,
 ) -> None:
     """Undeploy a function, then delete it and free its name (409 while a task runs)."""
     cleanup.refuse_while_busy(function)
-    await cleanup.undeploy(runtime=runtime, function=function)
+    await cleanup.undeploy(runtime=runtime, tasks=tasks, function=function)
     await functions.delete(function=function)
     await stats.delete(workspace_id=function.workspace_id, function_id=function.id)

@@ -74,6 +74,7 @@ async def delete_workspace(
         functions=functions,
         objects=objects,
         runtime=container.runtime,
+        tasks=container.tasks,
         workspace=workspace,
         cascade=cascade,
     )

@@ -11,6 +11,7 @@ from app.storage import keys
 from app.storage.functions import FunctionRepository
 from app.storage.members import MemberRepository
 from app.storage.objects import ObjectStore
+from app.storage.tasks import TaskRepository
 from app.storage.workspaces import WorkspaceRepository
 from app.tasks.infra_client import RuntimeClient
 from app.workspaces.models import WorkspaceRecord
@@ -75,6 +76,7 @@ async def delete_workspace(
     functions: FunctionRepository,
     objects: ObjectStore,
     runtime: RuntimeClient,
+    tasks: TaskRepository,
     workspace: WorkspaceRecord,
     cascade: bool,
 ) -> None:
@@ -86,7 +88,7 @@ async def delete_workspace(
         )
     # A running app of a function about to vanish would be an orphan no one can stop.
     await cleanup.undeploy_workspace(
-        runtime=runtime, functions=functions, workspace_id=workspace.id
+        runtime=runtime, functions=functions, tasks=tasks, workspace_id=workspace.id
     )
     # Everything but the workspace item first: a crash half-way leaves a workspace that can
     # be deleted again, never orphaned items without their workspace.

@@ -3,6 +3,7 @@
 import asyncio
 import time
 
+import boto3
 import httpx
 import pytest
 
@@ -154,3 +155,23 @@ async def test_a_deleted_function_is_404_everywhere(
     assert (await api.delete(f"/api/functions/{function['id']}")).status_code == 204
     response = await api.get(f"/api/functions/{function['id']}/{route}")
     assert response.status_code == 404 and response.json()["code"] == "FUNCTION_NOT_FOUND"
+
+
+async def test_a_function_deployed_before_its_record_kept_the_app_name_is_undeployed_too(
+    api: httpx.AsyncClient, function: dict, fast_settings: Settings, fake_infra: FakeInfraService
+) -> None:
+    table = boto3.client(
+        "dynamodb",
+        endpoint_url=fast_settings.dynamodb_endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    table.update_item(
+        TableName=fast_settings.dynamodb_table,
+        Key={"PK": {"S": f"WS#{function['workspace_id']}"}, "SK": {"S": f"FN#{function['id']}"}},
+        UpdateExpression="REMOVE deployed_namespace, deployed_name",
+    )
+    assert fake_infra.runtime.apps == [("default", "hello")]
+    assert (await api.delete(f"/api/functions/{function['id']}")).status_code == 204
+    assert fake_infra.runtime.apps == []
