@@ -1,6 +1,7 @@
 """Invocations of a function: through its endpoint, or of a build in the sandbox."""
 
 import logging
+import time
 
 import httpx
 from starlette.requests import Request
@@ -35,6 +36,7 @@ async def invoke(
     invocation = invocation_id(request)
     if not function.endpoint:
         raise not_deployed(function.id)
+    started = time.perf_counter()
     try:
         response, outcome = await forward(
             http=http,
@@ -47,7 +49,7 @@ async def invoke(
     except DomainError as exc:
         exc.headers.setdefault("X-Invocation-Id", invocation)
         if exc.status >= 500:  # ours, not the caller's: an error of the function's figures
-            recorder.record(function, status=exc.status, duration_s=0.0)
+            recorder.record(function, status=exc.status, duration_s=time.perf_counter() - started)
         raise
     recorder.record(function, status=outcome.status, duration_s=outcome.duration_s)
     return response
