@@ -206,3 +206,12 @@ async def test_a_body_that_is_not_text_comes_back_byte_for_byte(
     payload = bytes(range(256)) * 4
     response = await api.post(_invoke(function, "/echo"), content=payload)
     assert json.loads(response.content)["body"] == payload.decode("utf-8", "replace")
+
+
+async def test_a_large_request_body_streams_to_the_function_intact(
+    api: httpx.AsyncClient, function: dict
+) -> None:
+    payload = b"0123456789abcdef" * (3 * 1024 * 1024 // 16)  # 3 MiB: over the buffered size
+    response = await api.post(_invoke(function, "/echo"), content=payload)
+    assert response.status_code == 200, response.text[:300]
+    assert response.json()["body"].encode() == payload
