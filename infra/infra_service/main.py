@@ -13,7 +13,7 @@ from fastapi import FastAPI
 
 from infra_service.app_routes import routers as app_routers
 from infra_service.build import Builder
-from infra_service.cache import BuildCache
+from infra_service.cache import BuildCache, LocalComponents
 from infra_service.config import Environment, Settings
 from infra_service.deploy import create_target
 from infra_service.errors import install_error_handlers
@@ -71,7 +71,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             objects=objects,
             toolchain=toolchain,
             cache=BuildCache(
-                index_file=scratch / "build-cache.json", enabled=settings.build_cache_enabled
+                index_file=scratch / "build-cache.json",
+                enabled=settings.build_cache_enabled,
+                local=LocalComponents(
+                    settings.build_cache_dir, max_bytes=settings.build_cache_max_bytes
+                )
+                if settings.build_cache_dir is not None and settings.build_cache_enabled
+                else None,
             ),
             compile_slots=asyncio.Semaphore(settings.build_concurrency),
         )
@@ -85,7 +91,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             objects=objects,
             store=target.store
             if isinstance(target, LocalTarget)
-            else RuntimeStore(settings.runtime_root),
+            else RuntimeStore(settings.runtime_root, compiled=settings.runtime_compiled_root),
         )
 
         jobs = JobStore(max_queued=settings.max_queued_jobs)
