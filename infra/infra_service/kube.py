@@ -29,10 +29,15 @@ class Resource:
 
     api_version: str
     plural: str
+    namespaced: bool = True
 
     def path(self, namespace: str, name: str | None = None) -> str:
+        """The object's path (a cluster-scoped kind ignores `namespace`)."""
         prefix = "/api" if "/" not in self.api_version else "/apis"
-        base = f"{prefix}/{self.api_version}/namespaces/{namespace}/{self.plural}"
+        if not self.namespaced:
+            base = f"{prefix}/{self.api_version}/{self.plural}"
+        else:
+            base = f"{prefix}/{self.api_version}/namespaces/{namespace}/{self.plural}"
         return f"{base}/{name}" if name else base
 
 
@@ -40,6 +45,17 @@ KINDS = {
     ("core.spinkube.dev/v1alpha1", "SpinApp"): Resource("core.spinkube.dev/v1alpha1", "spinapps"),
     ("autoscaling/v2", "HorizontalPodAutoscaler"): Resource(
         "autoscaling/v2", "horizontalpodautoscalers"
+    ),
+}
+# What a workspace's namespace is made of (infra_service.tenancy), besides its apps.
+NAMESPACE = Resource("v1", "namespaces", namespaced=False)
+TENANT_KINDS = {
+    ("v1", "Namespace"): NAMESPACE,
+    ("v1", "ResourceQuota"): Resource("v1", "resourcequotas"),
+    ("v1", "LimitRange"): Resource("v1", "limitranges"),
+    ("networking.k8s.io/v1", "NetworkPolicy"): Resource("networking.k8s.io/v1", "networkpolicies"),
+    ("core.spinkube.dev/v1alpha1", "SpinAppExecutor"): Resource(
+        "core.spinkube.dev/v1alpha1", "spinappexecutors"
     ),
 }
 EVENTS = Resource("v1", "events")
@@ -191,7 +207,7 @@ def api_failure(exc: ApiException, *, method: str, path: str) -> JobFailure:
     message = exc.reason or ""
     with contextlib.suppress(ValueError):
         message = json.loads(exc.body or "{}").get("message") or message
-    if exc.status == 404 and "spinapps" in path and method == "PATCH":
+    if exc.status == 404 and "/core.spinkube.dev/" in path and method == "PATCH":
         message += " (is the SpinApp CRD of SpinKube installed in the cluster?)"
     if exc.status in (401, 403):
         message += " (check the service account's RBAC: manifests/infra-service/rbac.yaml)"

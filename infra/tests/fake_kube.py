@@ -1,7 +1,9 @@
 """A fake Kubernetes API server over HTTP: just the paths the deploy target uses.
 
 It stands in for a cluster running SpinKube, which cannot run here. Server-side apply (PATCH
-application/apply-patch+yaml with fieldManager) creates or updates SpinApps and HPAs; GET
+application/apply-patch+yaml with fieldManager) creates or updates SpinApps and HPAs, and what
+a workspace's namespace holds (the Namespace itself, ResourceQuota, LimitRange,
+NetworkPolicy, SpinAppExecutor); deleting a Namespace deletes everything in it; GET
 answers the stored object with a status the test controls; DELETE removes it (404 when
 absent); events are listed per namespace; pods (which the test adds, as SpinKube's operator
 would) are listed by label selector, and their logs answered as the kubelet does
@@ -24,10 +26,31 @@ TOKEN = "fake-cluster-token"
 _OBJECT = re.compile(
     r"^/apis/(?P<group>[^/]+)/(?P<version>[^/]+)/namespaces/(?P<ns>[^/]+)/(?P<plural>[^/]+)/(?P<name>[^/]+)$"
 )
+_CORE_OBJECT = re.compile(
+    r"^/api/(?P<version>v1)/namespaces/(?P<ns>[^/]+)/(?P<plural>resourcequotas|limitranges)/(?P<name>[^/]+)$"
+)
+_NAMESPACE = re.compile(r"^/api/v1/namespaces/(?P<name>[^/]+)$")
 _EVENTS = re.compile(r"^/api/v1/namespaces/(?P<ns>[^/]+)/events$")
 _PODS = re.compile(r"^/api/v1/namespaces/(?P<ns>[^/]+)/pods$")
 _POD_LOG = re.compile(r"^/api/v1/namespaces/(?P<ns>[^/]+)/pods/(?P<pod>[^/]+)/log$")
-_SERVED = {"core.spinkube.dev/v1alpha1/spinapps", "autoscaling/v2/horizontalpodautoscalers"}
+_SERVED = {
+    "core.spinkube.dev/v1alpha1/spinapps",
+    "core.spinkube.dev/v1alpha1/spinappexecutors",
+    "autoscaling/v2/horizontalpodautoscalers",
+    "networking.k8s.io/v1/networkpolicies",
+}
+
+
+def _target(path: str) -> tuple[str, str] | None:
+    """(namespace, name) of an object path the fake serves, else None."""
+    if match := _NAMESPACE.match(path):
+        return match["name"], match["name"]
+    if match := _CORE_OBJECT.match(path):
+        return match["ns"], match["name"]
+    match = _OBJECT.match(path)
+    if match and f"{match['group']}/{match['version']}/{match['plural']}" in _SERVED:
+        return match["ns"], match["name"]
+    return None
 
 
 @dataclass
@@ -68,6 +91,23 @@ class FakeCluster:
     def object(self, path: str) -> dict[str, Any] | None:
         with self.lock:
             return self.objects.get(path)
+
+    def add_namespace(self, name: str, *, labels: dict[str, str] | None = None) -> None:
+        """A namespace somebody else made (no managed-by label unless given)."""
+        with self.lock:
+            self.objects[f"/api/v1/namespaces/{name}"] = {
+                "apiVersion": "v1", "kind": "Namespace",
+                "metadata": {"name": name, "labels": labels or {}, "generation": 1},
+            }  # fmt: skip
+
+    def in_namespace(self, namespace: str) -> dict[str, dict[str, Any]]:
+        """The stored objects of a namespace (by path), the Namespace itself included."""
+        with self.lock:
+            return {
+                path: obj
+                for path, obj in self.objects.items()
+                if f"/namespaces/{namespace}/" in path or path == f"/api/v1/namespaces/{namespace}"
+            }
 
     def add_pod(
         self,
@@ -143,8 +183,12 @@ class _Handler(BaseHTTPRequestHandler):
             if stored is None:
                 self._status(404, "NotFound", f"{url.path} not found")
                 return
-            seen = cluster.gets_since_apply[url.path] = cluster.gets_since_apply[url.path] + 1
+            seen = cluster.gets_since_apply[url.path] = (
+                cluster.gets_since_apply.get(url.path, 0) + 1
+            )
             answer = json.loads(json.dumps(stored))
+        if answer["kind"] == "Namespace":
+            answer.setdefault("status", {"phase": "Active"})
         if answer["kind"] == "SpinApp":
             ready = cluster.ready_after_gets is not None and seen >= cluster.ready_after_gets
             replicas = answer["spec"].get("replicas", 1)
@@ -194,6 +238,10 @@ class _Handler(BaseHTTPRequestHandler):
             return
         with cluster.lock:
             removed = cluster.objects.pop(url.path, None)
+            if removed is not None and removed["kind"] == "Namespace":  # and all it holds
+                name = removed["metadata"]["name"]
+                for path in [p for p in cluster.objects if f"/namespaces/{name}/" in p]:
+                    del cluster.objects[path]
         if removed is None:
             self._status(404, "NotFound", f"{url.path} not found")
             return
@@ -209,11 +257,12 @@ class _Handler(BaseHTTPRequestHandler):
             cluster.requests.append(("PATCH", url.path, content_type))
         if not self._authorised():
             return
-        match = _OBJECT.match(url.path)
-        if not match or f"{match['group']}/{match['version']}/{match['plural']}" not in _SERVED:
+        target = _target(url.path)
+        if target is None:
             self._status(404, "NotFound", "the server could not find the requested resource")
             return
-        if match["plural"] == "spinapps" and not cluster.crd_installed:
+        namespace, name = target
+        if "/core.spinkube.dev/" in url.path and not cluster.crd_installed:
             self._status(404, "NotFound", "the server could not find the requested resource")
             return
         if content_type != "application/apply-patch+yaml":
@@ -225,21 +274,26 @@ class _Handler(BaseHTTPRequestHandler):
             return
         applied = json.loads(body)
         if (
-            applied["metadata"].get("name") != match["name"]
-            or applied["metadata"].get("namespace", match["ns"]) != match["ns"]
+            applied["metadata"].get("name") != name
+            or applied["metadata"].get("namespace", namespace) != namespace
         ):
             self._status(400, "BadRequest", "the name or namespace of the object does not match")
             return
         with cluster.lock:
             previous = cluster.objects.get(url.path)
             generation = 1 if previous is None else previous["metadata"]["generation"]
-            if previous is not None and previous["spec"] != applied["spec"]:
+            if previous is not None and previous.get("spec") != applied.get("spec"):
                 generation += 1
+            if applied["kind"] != "Namespace" and (
+                f"/api/v1/namespaces/{namespace}" not in cluster.objects
+            ):
+                self._status(404, "NotFound", f'namespaces "{namespace}" not found')
+                return
             stored = {
                 **applied,
                 "metadata": {
                     **applied["metadata"],
-                    "namespace": match["ns"],
+                    **({} if applied["kind"] == "Namespace" else {"namespace": namespace}),
                     "generation": generation,
                     "creationTimestamp": (previous or {})
                     .get("metadata", {})

@@ -17,7 +17,12 @@ from typing import Any
 
 import httpx
 
-from contract.runtime import DeploymentState, RuntimeLogPage, UndeployResult
+from contract.runtime import (
+    DeploymentState,
+    NamespaceDeleteResult,
+    RuntimeLogPage,
+    UndeployResult,
+)
 from infra_service.config import Settings
 from infra_service.errors import DeploymentNotFound
 from infra_service.jobs import Job, JobFailure, now_iso
@@ -196,6 +201,15 @@ class LocalTarget:
                 keep={s.wasm_digest for s in self._specs.values()}, spare=SPARE_COMPONENTS
             )
         return UndeployResult(namespace=key.namespace, name=key.name, deleted=deleted)
+
+    async def delete_namespace(self, namespace: str) -> NamespaceDeleteResult:
+        """Undeploy every app of the namespace (a workspace's): stopped and forgotten."""
+        keys = {key for key in [*self._specs, *self._routes] if key.namespace == namespace}
+        keys |= {spec.key for spec in self.store.load_all() if spec.namespace == namespace}
+        results = [await self.undeploy(key) for key in sorted(keys)]
+        return NamespaceDeleteResult(
+            namespace=namespace, deleted=any(result.deleted for result in results)
+        )
 
     async def logs(
         self, key: AppKey, *, since: str | None, limit: int, tail: int | None
