@@ -9,6 +9,10 @@ models as the real service, answers are the same job views, errors the same prob
         ...                              # point the backend's *_SERVICE_URLs at infra.url
         assert infra.jobs_created_per_key["task-1:build"] == 1
 
+`DELETE /v1/namespaces/{namespace}` (a workspace's namespace, docs/contract.md) answers
+`{namespace, deleted}` — deleted when a deploy job targeted it — and is counted in
+`namespace_deletions`; faults of kind "deploy" apply to it.
+
 Behaviour is set per kind ("build", "push", "scaffold", "deploy"; None for all) and optionally
 per app_name; the most specific setting wins. A job's outcome is fixed when it is created.
 Every setter and counter is safe to use from any thread while requests are being served.
@@ -143,6 +147,8 @@ class FakeInfraService:
             self._in_flight: Counter[str] = Counter()
             self._max_in_flight: Counter[str] = Counter()
             self._bodies: dict[str, list[dict[str, Any]]] = defaultdict(list)
+            self._namespace_deletions: list[str] = []
+            self._deleted_namespaces: set[str] = set()
 
     def succeed_after(
         self, kind: str | None, polls: int = 1, *, app_name: str | None = None
@@ -254,6 +260,12 @@ class FakeInfraService:
         with self._lock:
             return len(self._requests)
 
+    @property
+    def namespace_deletions(self) -> list[str]:
+        """The namespaces `DELETE /v1/namespaces/{namespace}` was handled for, oldest first."""
+        with self._lock:
+            return list(self._namespace_deletions)
+
     def submissions(self, kind: str) -> list[dict[str, Any]]:
         """Bodies of the POSTs of `kind` that were handled, oldest first."""
         with self._lock:
@@ -268,6 +280,9 @@ class FakeInfraService:
         if request.headers.get("Authorization") != f"Bearer {self.token}":
             return _problem(401, "UNAUTHORIZED", "missing or invalid bearer token", path)
         parts = path.strip("/").split("/")
+        if request.command == "DELETE" and len(parts) == 3 and parts[:2] == ["v1", "namespaces"]:
+            namespace = parts[2]
+            return self._guarded("deploy", None, None, lambda: self._delete_namespace(namespace))
         kind = STAGE_OF_COLLECTION.get(parts[1]) if len(parts) in (2, 3) else None
         if parts[0] != "v1" or kind is None:
             return _problem(404, "NOT_FOUND", f"no such endpoint: {path}", path)
@@ -373,6 +388,14 @@ class FakeInfraService:
                 self._bodies[kind].append(body)
             return 202, job.view()
 
+    def _delete_namespace(self, namespace: str) -> Answer:
+        with self._lock:
+            self._namespace_deletions.append(namespace)
+            targeted = any(body.get("namespace") == namespace for body in self._bodies["deploy"])
+            deleted = targeted and namespace not in self._deleted_namespaces
+            self._deleted_namespaces.add(namespace)
+            return 200, {"namespace": namespace, "deleted": deleted}
+
     def _poll(self, kind: StageName, job_id: str) -> Answer:
         with self._lock:
             job = self._book.poll(kind=kind, job_id=job_id)
@@ -399,6 +422,9 @@ class _Handler(BaseHTTPRequestHandler):
         self._answer()
 
     def do_POST(self) -> None:
+        self._answer()
+
+    def do_DELETE(self) -> None:
         self._answer()
 
     def _answer(self) -> None:

@@ -19,6 +19,7 @@ from app.tasks.driver import TaskDriver
 from app.tasks.infra_client import InfraClient
 from app.tasks.poller import TaskPoller, replica_id
 from app.tasks.service import TaskRepos
+from app.workspaces.namespaces import NamespaceClient
 
 
 @dataclass
@@ -36,6 +37,7 @@ class Container:
     poller: TaskPoller
     jwt_verifier: JwtVerifier | None
     roles: RoleCache
+    namespaces: NamespaceClient
     owner: str = field(default_factory=replica_id)
 
     @classmethod
@@ -62,6 +64,7 @@ class Container:
             poller=TaskPoller(tasks=tasks, driver=driver, settings=settings, owner=owner),
             jwt_verifier=_jwt_verifier(settings, http),
             roles=RoleCache(ttl=settings.membership_cache_seconds),
+            namespaces=NamespaceClient(http=http, settings=settings),
             owner=owner,
         )
 

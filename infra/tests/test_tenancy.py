@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
-from fake_kube import FakeCluster, running_fake_cluster
+from testing.fake_kube import FakeCluster, running_fake_cluster
 from test_deploy import _client
 
 from conftest import make_settings, run_job

@@ -8,6 +8,7 @@ from app.api.deps import (
     CallerDep,
     FunctionsDep,
     MembersDep,
+    NamespacesDep,
     ObjectsDep,
     OwnedWorkspaceDep,
     WorkspaceDep,
@@ -62,15 +63,17 @@ async def delete_workspace(
     workspaces: WorkspacesDep,
     functions: FunctionsDep,
     objects: ObjectsDep,
+    namespaces: NamespacesDep,
     cascade: Annotated[
         bool, Query(description="Also delete the workspace's functions, tasks and sources.")
     ] = False,
 ) -> None:
-    """Delete a workspace (owners only)."""
+    """Delete a workspace (owners only), and the namespace its functions run in."""
     await service.delete_workspace(
         workspaces=workspaces,
         functions=functions,
         objects=objects,
+        namespaces=namespaces,
         workspace=workspace,
         cascade=cascade,
     )

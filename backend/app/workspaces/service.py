@@ -12,6 +12,7 @@ from app.storage.members import MemberRepository
 from app.storage.objects import ObjectStore
 from app.storage.workspaces import WorkspaceRepository
 from app.workspaces.models import WorkspaceRecord
+from app.workspaces.namespaces import NamespaceClient, remove_workspace_namespace
 from app.workspaces.schemas import Workspace, WorkspaceCreate, WorkspaceList, WorkspaceUpdate
 
 
@@ -72,6 +73,7 @@ async def delete_workspace(
     workspaces: WorkspaceRepository,
     functions: FunctionRepository,
     objects: ObjectStore,
+    namespaces: NamespaceClient,
     workspace: WorkspaceRecord,
     cascade: bool,
 ) -> None:
@@ -81,6 +83,9 @@ async def delete_workspace(
             "The workspace still has functions; delete them first or pass cascade=true",
             code="WORKSPACE_NOT_EMPTY",
         )
+    # What the workspace runs goes first: the deploy service unavailable (503) keeps the
+    # workspace whole, to be deleted again later.
+    await remove_workspace_namespace(namespaces=namespaces, workspace_id=workspace.id)
     # Everything but the workspace item first: a crash half-way leaves a workspace that can
     # be deleted again, never orphaned items without their workspace.
     await workspaces.delete_contents(workspace_id=workspace.id)
