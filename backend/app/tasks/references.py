@@ -97,6 +97,10 @@ def check_manifest(*, manifest: str, workspace_id: str, app_name: str, settings:
     for doc in documents:
         kind = _kind(doc)
         metadata = doc.get("metadata") if isinstance(doc, dict) else None
+        if kind in (SPINAPP, HPA) and not isinstance(metadata, dict):
+            raise Unprocessable(
+                f"manifest: a {kind[1]} has no metadata.name", code="INVALID_MANIFEST"
+            )
         if kind not in (SPINAPP, HPA) or not isinstance(metadata, dict):
             raise Unprocessable(
                 f"manifest may hold a SpinApp ({SPINAPP[0]}) and its HorizontalPodAutoscaler "
