@@ -11,10 +11,10 @@ from typing import Any
 
 import httpx
 import pytest
-from testing.fake_kube import FakeCluster, running_fake_cluster
 from test_deploy import _client
 
 from conftest import make_settings, run_job
+from testing.fake_kube import FakeCluster, running_fake_cluster
 
 WS_A, WS_B = "01jaaaaaaaaaaaaaaaaaaaaaaa", "01jbbbbbbbbbbbbbbbbbbbbbbb"
 NS_A, NS_B = f"faas-{WS_A}", f"faas-{WS_B}"
