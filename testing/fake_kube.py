@@ -34,6 +34,7 @@ _EVENTS = re.compile(r"^/api/v1/namespaces/(?P<ns>[^/]+)/events$")
 _PODS = re.compile(r"^/api/v1/namespaces/(?P<ns>[^/]+)/pods$")
 _POD_LOG = re.compile(r"^/api/v1/namespaces/(?P<ns>[^/]+)/pods/(?P<pod>[^/]+)/log$")
 _SERVED = {
+    "rbac.authorization.k8s.io/v1/rolebindings",
     "core.spinkube.dev/v1alpha1/spinapps",
     "core.spinkube.dev/v1alpha1/spinappexecutors",
     "autoscaling/v2/horizontalpodautoscalers",
@@ -61,6 +62,9 @@ class FakeCluster:
     conditions: list[dict[str, Any]] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
     crd_installed: bool = True
+    # The next N applies of namespaced objects other than RoleBindings answer 403 (as while
+    # the authorizer has not yet seen a new RoleBinding); None: all of them.
+    forbidden_applies: int | None = 0
     # Pods: {"namespace", "name", "labels", "container", "lines": [(RFC 3339, text)], "waiting"}
     pods: list[dict[str, Any]] = field(default_factory=list)
     objects: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -264,6 +268,17 @@ class _Handler(BaseHTTPRequestHandler):
         namespace, name = target
         if "/core.spinkube.dev/" in url.path and not cluster.crd_installed:
             self._status(404, "NotFound", "the server could not find the requested resource")
+            return
+        with cluster.lock:
+            forbid = (
+                not _NAMESPACE.match(url.path)
+                and "/rolebindings/" not in url.path
+                and (cluster.forbidden_applies is None or cluster.forbidden_applies > 0)
+            )
+            if forbid and cluster.forbidden_applies is not None:
+                cluster.forbidden_applies -= 1
+        if forbid:
+            self._status(403, "Forbidden", f"cannot patch {url.path}")
             return
         if content_type != "application/apply-patch+yaml":
             self._status(415, "UnsupportedMediaType", f"unsupported patch type {content_type}")

@@ -106,6 +106,14 @@ class Settings(BaseSettings):
     tenant_ingress_namespaces: list[str] = Field(default_factory=lambda: ["faas"])
     tenant_app_port: int = Field(default=80, ge=1, le=65535)  # what SpinKube's pods listen on
     tenant_runtime_class: str = "wasmtime-spin-v2"
+    # The RoleBinding each workspace's namespace gets, so that this service may manage apps
+    # there (manifests/infra-service/rbac.yaml): the ClusterRole it binds, and the service
+    # account it binds it to. An empty account: no RoleBinding (credentials of an admin).
+    tenant_cluster_role: str = "faas-infra-service-tenant"
+    tenant_service_account: str = "faas-infra-service"
+    tenant_service_account_namespace: str = "faas"
+    # How long an apply answered 403 is retried: RBAC takes a moment to see a new RoleBinding.
+    deploy_rbac_settle_seconds: float = Field(default=5.0, ge=0)
     # Where deploys go: a cluster running SpinKube, or the local runtime (runtime/). Unset: the
     # cluster when one is configured (a kubeconfig, or running in a pod), else local.
     deploy_target: Literal["local", "kubernetes"] | None = None

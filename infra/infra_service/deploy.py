@@ -89,7 +89,12 @@ class KubernetesTarget:
             for doc in documents:
                 resource = KINDS[(doc["apiVersion"], doc["kind"])]
                 await asyncio.to_thread(
-                    kube.apply, resource, namespace, doc, field_manager=settings.field_manager
+                    kube.apply,
+                    resource,
+                    namespace,
+                    doc,
+                    field_manager=settings.field_manager,
+                    forbidden_grace=settings.deploy_rbac_settle_seconds,
                 )
             ready = await self._wait_ready(kube, namespace, name)
         finally:
@@ -129,7 +134,16 @@ class KubernetesTarget:
         )
         for doc in documents:
             resource = TENANT_KINDS[(doc["apiVersion"], doc["kind"])]
-            kube.apply(resource, namespace, doc, field_manager=self._settings.field_manager)
+            # The Namespace and RoleBinding come from cluster-wide rights; what follows is
+            # granted by that RoleBinding, which the authorizer may see a moment late.
+            cluster_wide = doc["kind"] in ("Namespace", "RoleBinding")
+            kube.apply(
+                resource,
+                namespace,
+                doc,
+                field_manager=self._settings.field_manager,
+                forbidden_grace=0.0 if cluster_wide else self._settings.deploy_rbac_settle_seconds,
+            )
 
     async def delete_namespace(self, namespace: str) -> NamespaceDeleteResult:
         """Delete a namespace the platform made (its apps go with it); idempotent."""

@@ -9,6 +9,7 @@ type, so the calls go through `ApiClient.call_api`.
 import contextlib
 import json
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -57,6 +58,9 @@ TENANT_KINDS = {
     ("core.spinkube.dev/v1alpha1", "SpinAppExecutor"): Resource(
         "core.spinkube.dev/v1alpha1", "spinappexecutors"
     ),
+    ("rbac.authorization.k8s.io/v1", "RoleBinding"): Resource(
+        "rbac.authorization.k8s.io/v1", "rolebindings"
+    ),
 }
 EVENTS = Resource("v1", "events")
 PODS = Resource("v1", "pods")
@@ -95,17 +99,34 @@ class Kube:
         self._api.close()
 
     def apply(
-        self, resource: Resource, namespace: str, body: dict[str, Any], *, field_manager: str
+        self,
+        resource: Resource,
+        namespace: str,
+        body: dict[str, Any],
+        *,
+        field_manager: str,
+        forbidden_grace: float = 0.0,
     ) -> dict[str, Any]:
-        """Server-side apply (create or update), taking over conflicting fields."""
-        applied: dict[str, Any] = self._call(
-            "PATCH",
-            resource.path(namespace, body["metadata"]["name"]),
-            query=[("fieldManager", field_manager), ("force", "true")],
-            body=body,
-            content_type="application/apply-patch+yaml",
-        )
-        return applied
+        """Server-side apply (create or update), taking over conflicting fields.
+
+        A 403 is retried for `forbidden_grace` seconds: the RoleBinding that grants the right
+        may have been applied a moment ago, and the API server's authorizer sees it late.
+        """
+        deadline = time.monotonic() + forbidden_grace
+        while True:
+            try:
+                applied: dict[str, Any] = self._call(
+                    "PATCH",
+                    resource.path(namespace, body["metadata"]["name"]),
+                    query=[("fieldManager", field_manager), ("force", "true")],
+                    body=body,
+                    content_type="application/apply-patch+yaml",
+                )
+                return applied
+            except JobFailure as failure:
+                if failure.status != 403 or time.monotonic() + 0.25 > deadline:
+                    raise
+                time.sleep(0.25)
 
     def get(self, resource: Resource, namespace: str, name: str) -> dict[str, Any]:
         found: dict[str, Any] = self._call("GET", resource.path(namespace, name))
@@ -212,5 +233,7 @@ def api_failure(exc: ApiException, *, method: str, path: str) -> JobFailure:
     if exc.status in (401, 403):
         message += " (check the service account's RBAC: manifests/infra-service/rbac.yaml)"
     return JobFailure(
-        "DEPLOY_FAILED", f"Kubernetes refused {method} {path}: {exc.status} {message}"
+        "DEPLOY_FAILED",
+        f"Kubernetes refused {method} {path}: {exc.status} {message}",
+        status=exc.status,
     )

@@ -9,7 +9,9 @@ namespace it targets with what a tenant needs and no more:
   that name no resources) from the INFRA_TENANT_* settings;
 - a default-deny `NetworkPolicy` for ingress, and one that admits the gateway: pods of the
   platform's namespace (the backend's invoke proxy) on the apps' port;
-- the `SpinAppExecutor` the SpinApps name (SpinKube resolves executors per namespace).
+- the `SpinAppExecutor` the SpinApps name (SpinKube resolves executors per namespace);
+- a `RoleBinding` of the ClusterRole `faas-infra-service-tenant` to this service's account:
+  its rights on apps hold in the namespaces it made, and nowhere else.
 
 A namespace that exists without the managed-by label is somebody else's: nothing is applied
 to it and nothing in it is deleted (docs/deploying.md, "Tenancy"). The RBAC in
@@ -64,12 +66,34 @@ def namespace_documents(
         {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": name}}}
         for name in settings.tenant_ingress_namespaces
     ]
+    binding = []
+    if settings.tenant_service_account:
+        binding = [
+            {
+                "apiVersion": "rbac.authorization.k8s.io/v1",
+                "kind": "RoleBinding",
+                "metadata": meta("faas-infra-service"),
+                "roleRef": {
+                    "apiGroup": "rbac.authorization.k8s.io",
+                    "kind": "ClusterRole",
+                    "name": settings.tenant_cluster_role,
+                },
+                "subjects": [
+                    {
+                        "kind": "ServiceAccount",
+                        "name": settings.tenant_service_account,
+                        "namespace": settings.tenant_service_account_namespace,
+                    }
+                ],
+            }
+        ]
     return [
         {
             "apiVersion": "v1",
             "kind": "Namespace",
             "metadata": {"name": namespace, "labels": labels},
         },
+        *binding,
         {
             "apiVersion": "v1",
             "kind": "ResourceQuota",

@@ -88,6 +88,7 @@ async def test_a_new_spinapp_is_created_by_server_side_apply_and_reported_ready(
     # The namespace and what it holds first (infra_service.tenancy), then the app.
     assert patches == [
         "/api/v1/namespaces/faas",
+        "/apis/rbac.authorization.k8s.io/v1/namespaces/faas/rolebindings/faas-infra-service",
         "/api/v1/namespaces/faas/resourcequotas/faas-quota",
         "/api/v1/namespaces/faas/limitranges/faas-limits",
         "/apis/networking.k8s.io/v1/namespaces/faas/networkpolicies/faas-default-deny",

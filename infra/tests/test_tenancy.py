@@ -112,8 +112,8 @@ async def test_the_namespace_is_made_once_labelled_with_quota_limits_and_policie
     assert namespace["metadata"]["generation"] == 1, "the second deploy changed the namespace"
     kinds = sorted(obj["kind"] for obj in objects.values())
     assert kinds == sorted(
-        ["Namespace", "ResourceQuota", "LimitRange", "NetworkPolicy", "NetworkPolicy",
-         "SpinAppExecutor", "SpinApp"]
+        ["Namespace", "RoleBinding", "ResourceQuota", "LimitRange", "NetworkPolicy",
+         "NetworkPolicy", "SpinAppExecutor", "SpinApp"]
     )  # fmt: skip
     for obj in objects.values():  # everything the platform made says whose it is
         assert obj["metadata"]["labels"]["faas.dev/workspace"] == WS_A
@@ -132,6 +132,13 @@ async def test_the_namespace_is_made_once_labelled_with_quota_limits_and_policie
         {"kubernetes.io/metadata.name": "kube-system"},
     ]
     assert rule["ports"] == [{"protocol": "TCP", "port": 80}]
+    binding = objects[
+        f"/apis/rbac.authorization.k8s.io/v1/namespaces/{NS_A}/rolebindings/faas-infra-service"
+    ]
+    assert binding["roleRef"]["name"] == "faas-infra-service-tenant"
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": "faas-infra-service", "namespace": "faas"}
+    ]
 
 
 @pytest.mark.parametrize("namespace", ["default", "kube-system"])
@@ -216,3 +223,27 @@ async def test_a_namespace_without_the_managed_label_is_not_deleted(
     assert not [r for r in cluster.requests if r[0] == "DELETE"]
     bad = await deployer.delete("/v1/namespaces/Not_A_Label")
     assert (bad.status_code, bad.json()["code"]) == (422, "VALIDATION_ERROR")
+
+
+async def test_applies_wait_a_moment_for_the_new_rolebinding_to_take_effect(
+    deployer: httpx.AsyncClient, cluster: FakeCluster
+) -> None:
+    cluster.forbidden_applies = 3
+    job = await _deploy(deployer, workspace=WS_A, namespace=NS_A, key="t1")
+    assert job["status"] == "succeeded", job["error"]
+    assert cluster.object(spinapp_path(NS_A)) is not None
+
+
+async def test_rights_that_never_come_fail_the_deploy_naming_the_rbac(
+    aws_endpoint: str, s3: Any, tmp_path: Path, cluster: FakeCluster
+) -> None:
+    cluster.forbidden_applies = None
+    settings = make_settings(
+        aws_endpoint, tmp_path / "scratch",
+        kubeconfig=str(cluster.kubeconfig(tmp_path / "kubeconfig")),
+        deploy_rbac_settle_seconds=0.6, deploy_request_timeout_seconds=2,
+    )  # fmt: skip
+    async for client in _client(settings):
+        job = await _deploy(client, workspace=WS_A, namespace=NS_A, key="t1")
+    assert job["error"]["code"] == "DEPLOY_FAILED"
+    assert "403" in job["error"]["message"] and "rbac.yaml" in job["error"]["message"]
