@@ -113,7 +113,7 @@ def check_manifest(*, manifest: str, workspace_id: str, app_name: str, settings:
                 f"this workspace deploys to {namespace!r} (or leave it out)",
                 code="NAMESPACE_NOT_ALLOWED",
             )
-        spec = doc.get("spec") if isinstance(doc.get("spec"), dict) else {}
+        spec = _mapping(doc.get("spec"))
         if kind == SPINAPP:
             apps += 1
             if metadata.get("name") != app_name:
@@ -123,10 +123,7 @@ def check_manifest(*, manifest: str, workspace_id: str, app_name: str, settings:
             if isinstance(spec.get("image"), str):
                 check_image(image=spec["image"], workspace_id=workspace_id, settings=settings)
         else:
-            target = (
-                spec.get("scaleTargetRef") if isinstance(spec.get("scaleTargetRef"), dict) else {}
-            )
-            if target.get("name") != app_name:
+            if _mapping(spec.get("scaleTargetRef")).get("name") != app_name:
                 raise Unprocessable(
                     f"manifest: the HorizontalPodAutoscaler may scale {app_name!r} only",
                     code="INVALID_MANIFEST",
@@ -135,6 +132,10 @@ def check_manifest(*, manifest: str, workspace_id: str, app_name: str, settings:
         raise Unprocessable(
             f"manifest must hold exactly one SpinApp, found {apps}", code="INVALID_MANIFEST"
         )
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 def _kind(doc: Any) -> tuple[str, str]:
