@@ -11,7 +11,11 @@ from pathlib import Path
 from faas_cli.tests.conftest import Backend, Cli, error_of, faas_command, json_of, subprocess_env
 
 STAGES = ["build", "push", "scaffold", "deploy"]
-FAKE_ENDPOINT = "http://hello.default.svc.cluster.local"  # what the fake's deploy reports
+
+
+def fake_endpoint(workspace_id: str) -> str:
+    """What the fake's deploy reports: the app in its workspace's namespace."""
+    return f"http://hello.faas-{workspace_id}.svc.cluster.local"
 
 
 def test_init_deploy_follows_every_stage_and_prints_the_endpoint_then_logs(
@@ -24,11 +28,12 @@ def test_init_deploy_follows_every_stage_and_prints_the_endpoint_then_logs(
     shown = [line.split()[1] for line in lines if line.strip().startswith("✓")]
     assert shown == STAGES
     assert all(line.rstrip().endswith("s") for line in lines if line.strip().startswith("✓"))
-    assert f"Deployed hello: {FAKE_ENDPOINT}" in result.stdout
     assert "created function hello" in result.stderr
 
     function = json_of(api_cli.ok("function", "get", "hello", "-o", "json"))
-    assert (function["deployment_status"], function["endpoint"]) == ("deployed", FAKE_ENDPOINT)
+    endpoint = fake_endpoint(function["workspace_id"])
+    assert f"Deployed hello: {endpoint}" in result.stdout
+    assert (function["deployment_status"], function["endpoint"]) == ("deployed", endpoint)
 
     logs = api_cli.ok("logs", "hello")
     assert "pipeline" in logs.stdout
@@ -49,7 +54,7 @@ def test_deploy_with_json_output_prints_only_json_on_stdout(api_cli: Cli) -> Non
     assert data["task"]["status"] == "completed"
     assert [s["name"] for s in data["task"]["stages"]] == STAGES
     assert data["function"]["name"] == "hello"
-    assert data["endpoint"] == FAKE_ENDPOINT
+    assert data["endpoint"] == fake_endpoint(data["function"]["workspace_id"])
     assert data["invoke_url"].endswith(f"/api/functions/{data['function']['id']}/invoke/")
     assert result.stderr == ""
 
@@ -140,7 +145,7 @@ def test_no_follow_returns_the_task_at_once_and_task_watch_follows_it(api_cli: C
 
     watched = api_cli.ok("task", "watch", task_id)
     assert [line.split()[1] for line in watched.stdout.splitlines() if "✓" in line] == STAGES
-    assert f"Completed: {FAKE_ENDPOINT}" in watched.stdout
+    assert f"Completed: {fake_endpoint(started['task']['workspace_id'])}" in watched.stdout
     assert json_of(api_cli.ok("task", "get", task_id, "-o", "json"))["status"] == "completed"
 
 
