@@ -9,6 +9,8 @@ from typing import Literal, Self
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from contract.fields import Namespace, Quantity
+
 MIB = 1024 * 1024
 DEV_TOKEN = "dev-infra-token"
 
@@ -95,15 +97,15 @@ class Settings(BaseSettings):
     # a ResourceQuota and LimitRange with these values, a default-deny NetworkPolicy that
     # admits only pods of `tenant_ingress_namespaces` (the backend's invoke proxy; add your
     # ingress controller's) on the apps' port, and the SpinAppExecutor the SpinApps name.
-    tenant_quota_cpu: str = "4"  # requests.cpu and limits.cpu of the whole namespace
-    tenant_quota_memory: str = "4Gi"
+    tenant_quota_cpu: Quantity = "4"  # requests.cpu and limits.cpu of the whole namespace
+    tenant_quota_memory: Quantity = "4Gi"
     tenant_quota_pods: int = Field(default=20, ge=1)
     tenant_quota_apps: int = Field(default=20, ge=1)  # SpinApps per namespace
-    tenant_default_cpu_limit: str = "500m"  # per container without its own resources
-    tenant_default_memory_limit: str = "256Mi"
-    tenant_default_cpu_request: str = "50m"
-    tenant_default_memory_request: str = "64Mi"
-    tenant_ingress_namespaces: list[str] = Field(default_factory=lambda: ["faas"])
+    tenant_default_cpu_limit: Quantity = "500m"  # per container without its own resources
+    tenant_default_memory_limit: Quantity = "256Mi"
+    tenant_default_cpu_request: Quantity = "50m"
+    tenant_default_memory_request: Quantity = "64Mi"
+    tenant_ingress_namespaces: list[Namespace] = Field(default_factory=lambda: ["faas"])
     tenant_app_port: int = Field(default=80, ge=1, le=65535)  # what SpinKube's pods listen on
     tenant_runtime_class: str = "wasmtime-spin-v2"
     # The RoleBinding each workspace's namespace gets, so that this service may manage apps
