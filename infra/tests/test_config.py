@@ -72,11 +72,6 @@ def test_production_with_real_values_starts_and_uses_ecr_auth(
 
 
 def test_tenant_quotas_must_be_kubernetes_quantities() -> None:
-    import pytest
-    from pydantic import ValidationError
-
-    from infra_service.config import Settings
-
     with pytest.raises(ValidationError, match="tenant_quota_memory"):
         Settings(_env_file=None, tenant_quota_memory="four gigs")  # type: ignore[call-arg]
     with pytest.raises(ValidationError, match="tenant_ingress_namespaces"):
