@@ -14,7 +14,7 @@ import pytest
 from app.config import Settings
 from testing.fake_infra import FakeInfraService
 from tests.conftest import create_function, create_workspace, with_overrides
-from tests.tasks.conftest import running_backend, upload, wait_for_task
+from tests.tasks.conftest import TOKEN, pipeline_settings, running_backend, upload, wait_for_task
 
 PROBLEM = "application/problem+json"
 DIGEST = "sha256:" + "0" * 64
@@ -230,3 +230,25 @@ async def test_a_manifest_in_the_own_namespace_with_its_autoscaler_is_accepted(
     other = hpa.replace("    name: hello\n", "    name: someone-else\n")
     body["manifest"] = manifest(image_of(workspace["id"])) + other
     await refused(await api.post("/api/v1/deploy", json=body), 422, "INVALID_MANIFEST")
+
+
+async def test_an_image_another_workspace_pushed_cannot_be_scaffolded_but_by_it(
+    settings: Settings,
+) -> None:
+    # The fake pushes to the registry the backend calls its own, as the real service does.
+    with FakeInfraService(token=TOKEN, registry=settings.ecr_registry_url) as infra:
+        async with running_backend(pipeline_settings(settings, infra.url)) as api:
+            mine = await create_workspace(api, "mine")
+            theirs = await create_workspace(api, "theirs")
+            pushed = await upload(api, theirs["id"], path="/api/v1/build-and-push")
+            task = await wait_for_task(api, pushed.json()["task_id"])
+            assert task["status"] == "completed", task
+            image = task["result"]["image_url"]
+            assert image.startswith(f"{settings.ecr_registry_url}/faas-functions/{theirs['id']}/")
+
+            body = {"app_name": "hello", "image_url": image}
+            stolen = await api.post("/api/v1/scaffold", json=body | {"workspace_id": mine["id"]})
+            await refused(stolen, 404, "IMAGE_NOT_FOUND")
+            assert await tasks_of(api, mine["id"]) == []
+            own = await api.post("/api/v1/scaffold", json=body | {"workspace_id": theirs["id"]})
+            assert own.status_code == 202, own.text
