@@ -61,6 +61,7 @@ class KubernetesTarget:
 
     def __init__(self, *, settings: Settings) -> None:
         self._settings = settings
+        self._deleted = tenancy.DeletedNamespaces()
 
     async def start(self) -> None:
         """Nothing to start: every call connects with the current kubeconfig."""
@@ -75,6 +76,7 @@ class KubernetesTarget:
         """Apply, then poll the SpinApp until it reports a ready replica or the deadline passes."""
         request = job.request
         namespace = request["namespace"]
+        self._deleted.refuse(namespace)
         documents = parse_manifest(request["manifest"], namespace=namespace)
         name = documents[0]["metadata"]["name"]
         workspace_id = request.get("workspace_id")
@@ -129,6 +131,7 @@ class KubernetesTarget:
                 raise JobFailure(
                     "DEPLOY_FAILED", f"namespace {namespace} is being deleted; deploy again later."
                 )
+        self._deleted.refuse(namespace)  # again: it may have been deleted since the job began
         documents = tenancy.namespace_documents(
             namespace=namespace, workspace_id=workspace_id, settings=self._settings
         )
@@ -151,11 +154,13 @@ class KubernetesTarget:
         def delete(kube: Kube) -> bool:
             existing = kube.find(NAMESPACE, namespace, namespace)
             if existing is None:
+                self._deleted.add(namespace)
                 return False
             if not tenancy.is_managed(existing):
                 raise NamespaceNotManaged(
                     f"namespace {namespace} is not managed by the platform; it is left alone."
                 )
+            self._deleted.add(namespace)
             if (existing.get("status") or {}).get("phase") == "Terminating":
                 return True  # deleted already, the API server is still emptying it
             return kube.delete(NAMESPACE, namespace, namespace)

@@ -21,12 +21,36 @@ manifests/infra-service/ enforces the same rule on the API server's side.
 from typing import Any
 
 from infra_service.config import Settings
+from infra_service.jobs import JobFailure
 
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 MANAGED_BY = "faas-platform"
 WORKSPACE_LABEL = "faas.dev/workspace"
 FUNCTION_LABEL = "faas.dev/function"
 EXECUTOR = "containerd-shim-spin"
+
+
+class DeletedNamespaces:
+    """Namespaces deleted with their workspace: no deploy may make one again.
+
+    Workspace ids are never reused, so a deleted workspace's namespace is never wanted again;
+    a deploy job still queued when its workspace was deleted fails instead of bringing the
+    namespace back. Kept for the process's life, as its queued jobs are.
+    """
+
+    def __init__(self) -> None:
+        self._names: set[str] = set()
+
+    def add(self, namespace: str) -> None:
+        self._names.add(namespace)
+
+    def refuse(self, namespace: str) -> None:
+        """JobFailure NAMESPACE_DELETED when `namespace` was deleted."""
+        if namespace in self._names:
+            raise JobFailure(
+                "NAMESPACE_DELETED",
+                f"namespace {namespace} was deleted with its workspace; nothing is deployed there.",
+            )
 
 
 def is_managed(namespace: dict[str, Any] | None) -> bool:

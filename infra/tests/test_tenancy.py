@@ -247,3 +247,15 @@ async def test_rights_that_never_come_fail_the_deploy_naming_the_rbac(
         job = await _deploy(client, workspace=WS_A, namespace=NS_A, key="t1")
     assert job["error"]["code"] == "DEPLOY_FAILED"
     assert "403" in job["error"]["message"] and "rbac.yaml" in job["error"]["message"]
+
+
+async def test_a_deploy_after_its_workspaces_namespace_was_deleted_does_not_bring_it_back(
+    deployer: httpx.AsyncClient, cluster: FakeCluster
+) -> None:
+    assert (await _deploy(deployer, workspace=WS_A, namespace=NS_A, key="a"))["status"] == (
+        "succeeded"
+    )
+    assert (await deployer.delete(f"/v1/namespaces/{NS_A}")).json()["deleted"] is True
+    late = await _deploy(deployer, workspace=WS_A, namespace=NS_A, key="queued-before")
+    assert (late["status"], late["error"]["code"]) == ("failed", "NAMESPACE_DELETED")
+    assert cluster.in_namespace(NS_A) == {}

@@ -362,3 +362,12 @@ async def test_deleting_a_namespace_stops_and_forgets_its_apps_only(
     assert (await call(b["result"]["endpoint"])).text == "from b"
     again = await service.api.delete("/v1/namespaces/a")
     assert again.json() == {"namespace": "a", "deleted": False}
+
+
+async def test_a_deploy_into_a_deleted_namespace_fails_instead_of_running(
+    service: Service,
+) -> None:
+    assert (await service.api.delete("/v1/namespaces/gone")).json()["deleted"] is False
+    job = await service.ship(fake_component(body="late"), app="hello", task="t", namespace="gone")
+    assert (job["status"], job["error"]["code"]) == ("failed", "NAMESPACE_DELETED")
+    assert (await service.api.get("/v1/deployments/gone/hello")).status_code == 404
