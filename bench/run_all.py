@@ -15,6 +15,7 @@ import traceback
 from pathlib import Path
 
 import harness
+import invoke
 import pipeline
 import polling
 import real_build
@@ -22,7 +23,7 @@ import runtime_host
 import scale
 import upload
 
-BENCHMARKS = [polling, upload, pipeline, scale, real_build, runtime_host]
+BENCHMARKS = [polling, upload, pipeline, scale, real_build, runtime_host, invoke]
 RESULTS = Path(__file__).resolve().parent / "results.md"
 
 

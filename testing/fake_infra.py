@@ -31,9 +31,24 @@ from socketserver import TCPServer
 from typing import Any, NamedTuple, Self, TypeVar
 from urllib.parse import urlsplit
 
-from contract.jobs import COLLECTIONS, STAGE_OF_COLLECTION, JobRequest, StageName
+from contract.jobs import (
+    COLLECTIONS,
+    STAGE_OF_COLLECTION,
+    BuildRequest,
+    DeployRequest,
+    JobRequest,
+    StageName,
+)
 from contract.problems import PROBLEM_JSON, problem_body
-from testing.fake_infra_jobs import JobBook, KeyConflict, Outcome, app_name_of, parse_request
+from testing.fake_infra_jobs import (
+    FakeJob,
+    JobBook,
+    KeyConflict,
+    Outcome,
+    app_name_of,
+    parse_request,
+)
+from testing.fake_runtime import FakeRuntime
 
 __all__ = ["FakeInfraService", "Outcome", "RequestRecord"]
 
@@ -76,8 +91,15 @@ class FakeInfraService:
     ) -> None:
         """`log_path` may hold {kind}, {job_id} and {job_key}; jobs have no log path without it."""
         self.token = token
+        # Deployed apps that answer HTTP, their logs, test invocations (testing/fake_runtime.py).
+        self.runtime = FakeRuntime()
         self._new_book = partial(
-            JobBook, registry=registry, storage_prefix=storage_prefix, log_path=log_path
+            JobBook,
+            registry=registry,
+            storage_prefix=storage_prefix,
+            log_path=log_path,
+            endpoint_of=self.runtime.endpoint,
+            succeeded=_runtime_follows(self.runtime),
         )
         self._lock = threading.Lock()
         self._wake = threading.Event()  # set on down()/stop(): sleeping handlers give up
@@ -105,6 +127,7 @@ class FakeInfraService:
 
     def stop(self) -> None:
         self.down()
+        self.runtime.stop()
 
     def down(self) -> None:
         """Close the listening socket: connections are refused; requests in flight are dropped."""
@@ -121,6 +144,7 @@ class FakeInfraService:
         """Listen again on the same port."""
         if self._server is not None:
             return
+        self.runtime.start()
         self._wake.clear()
         server = _Server(("127.0.0.1", self._port), _Handler)
         server.fake = self
@@ -140,6 +164,7 @@ class FakeInfraService:
             self._delays: dict[Scope, float] = {}
             self._faults: list[_Fault] = []
             self._book = self._new_book()
+            self.runtime.reset()
             self._requests: list[RequestRecord] = []
             self._posts: Counter[str] = Counter()
             self._created: Counter[str] = Counter()
@@ -283,6 +308,9 @@ class FakeInfraService:
         if request.command == "DELETE" and len(parts) == 3 and parts[:2] == ["v1", "namespaces"]:
             namespace = parts[2]
             return self._guarded("deploy", None, None, lambda: self._delete_namespace(namespace))
+        answer = _serve_runtime(self, request, parts)
+        if answer is not None:
+            return answer
         kind = STAGE_OF_COLLECTION.get(parts[1]) if len(parts) in (2, 3) else None
         if parts[0] != "v1" or kind is None:
             return _problem(404, "NOT_FOUND", f"no such endpoint: {path}", path)
@@ -394,7 +422,8 @@ class FakeInfraService:
             targeted = any(body.get("namespace") == namespace for body in self._bodies["deploy"])
             deleted = targeted and namespace not in self._deleted_namespaces
             self._deleted_namespaces.add(namespace)
-            return 200, {"namespace": namespace, "deleted": deleted}
+        deleted = self.runtime.forget_namespace(namespace) or deleted
+        return 200, {"namespace": namespace, "deleted": deleted}
 
     def _poll(self, kind: StageName, job_id: str) -> Answer:
         with self._lock:
@@ -402,6 +431,21 @@ class FakeInfraService:
             if job is None:
                 return _problem(404, "JOB_NOT_FOUND", f"no such {kind} job: {job_id}")
             return 200, job.view()
+
+
+def _runtime_follows(runtime: FakeRuntime) -> Callable[[FakeJob], None]:
+    """What a succeeded job means to the fake runtime: a component to test, an app to serve."""
+
+    def succeeded(job: FakeJob) -> None:
+        request, result = job.request, job.result or {}
+        if isinstance(request, BuildRequest):
+            runtime.built(request.artifact)
+        elif isinstance(request, DeployRequest):
+            runtime.deployed(
+                namespace=result["namespace"], name=result["name"], manifest=request.manifest
+            )
+
+    return succeeded
 
 
 class _Server(ThreadingHTTPServer):
@@ -486,3 +530,33 @@ def _lookup(table: dict[Scope, _T], kind: str, app_name: str | None, default: _T
         if scope in table:
             return table[scope]
     return default
+
+
+# --- the second-wave calls (apps, logs, test invocations): testing/fake_runtime.py -----------
+
+
+def _serve_runtime(fake: FakeInfraService, request: _Handler, parts: list[str]) -> Answer | None:
+    """The answer to an app, logs or test-invocation call; None for the job collections.
+
+    Faults and delays set for kind "deploy" apply to these calls too (the deploy service
+    serves them).
+    """
+    split = urlsplit(request.path)
+    if parts[:2] not in (["v1", "test-invocations"], ["v1", "deployments"]) or (
+        parts[1] == "deployments" and len(parts) < 4
+    ):
+        return None
+    body: object = None
+    if request.command == "POST":
+        body = _read_json(request, split.path)
+        if isinstance(body, tuple):
+            return body
+    return fake._guarded(
+        "deploy",
+        parts[3] if len(parts) > 3 else None,
+        None,
+        lambda: (
+            fake.runtime.serve(request.command, parts, split.query, body)
+            or _problem(404, "NOT_FOUND", f"no such endpoint: {split.path}", split.path)
+        ),
+    )

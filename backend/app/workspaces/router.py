@@ -6,6 +6,7 @@ from fastapi import APIRouter, Query, status
 
 from app.api.deps import (
     CallerDep,
+    ContainerDep,
     FunctionsDep,
     MembersDep,
     NamespacesDep,
@@ -63,6 +64,7 @@ async def delete_workspace(
     workspaces: WorkspacesDep,
     functions: FunctionsDep,
     objects: ObjectsDep,
+    container: ContainerDep,
     namespaces: NamespacesDep,
     cascade: Annotated[
         bool, Query(description="Also delete the workspace's functions, tasks and sources.")
@@ -73,6 +75,8 @@ async def delete_workspace(
         workspaces=workspaces,
         functions=functions,
         objects=objects,
+        runtime=container.runtime,
+        tasks=container.tasks,
         namespaces=namespaces,
         workspace=workspace,
         cascade=cascade,
