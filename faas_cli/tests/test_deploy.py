@@ -13,9 +13,9 @@ from faas_cli.tests.conftest import Backend, Cli, error_of, faas_command, json_o
 STAGES = ["build", "push", "scaffold", "deploy"]
 
 
-def fake_endpoint(workspace_id: str) -> str:
+def fake_endpoint(backend: Backend, workspace_id: str) -> str:
     """What the fake's deploy reports: the app in its workspace's namespace."""
-    return f"http://hello.faas-{workspace_id}.svc.cluster.local"
+    return backend.infra.runtime.endpoint(f"faas-{workspace_id}", "hello")
 
 
 def test_init_deploy_follows_every_stage_and_prints_the_endpoint_then_logs(
@@ -31,7 +31,7 @@ def test_init_deploy_follows_every_stage_and_prints_the_endpoint_then_logs(
     assert "created function hello" in result.stderr
 
     function = json_of(api_cli.ok("function", "get", "hello", "-o", "json"))
-    endpoint = fake_endpoint(function["workspace_id"])
+    endpoint = fake_endpoint(backend, function["workspace_id"])
     assert f"Deployed hello: {endpoint}" in result.stdout
     assert (function["deployment_status"], function["endpoint"]) == ("deployed", endpoint)
 
@@ -47,14 +47,14 @@ def test_init_deploy_follows_every_stage_and_prints_the_endpoint_then_logs(
     assert "completed" in got.stdout
 
 
-def test_deploy_with_json_output_prints_only_json_on_stdout(api_cli: Cli) -> None:
+def test_deploy_with_json_output_prints_only_json_on_stdout(api_cli: Cli, backend: Backend) -> None:
     api_cli.ok("init", "hello")
     result = api_cli.ok("deploy", "hello", "-o", "json")
     data = json_of(result)
     assert data["task"]["status"] == "completed"
     assert [s["name"] for s in data["task"]["stages"]] == STAGES
     assert data["function"]["name"] == "hello"
-    assert data["endpoint"] == fake_endpoint(data["function"]["workspace_id"])
+    assert data["endpoint"] == fake_endpoint(backend, data["function"]["workspace_id"])
     assert data["invoke_url"].endswith(f"/api/functions/{data['function']['id']}/invoke/")
     assert result.stderr == ""
 
@@ -137,7 +137,9 @@ def test_a_single_py_file_is_sent_as_it_is(api_cli: Cli, backend: Backend, tmp_p
     assert backend.s3_object(stored_path) == source.read_bytes()
 
 
-def test_no_follow_returns_the_task_at_once_and_task_watch_follows_it(api_cli: Cli) -> None:
+def test_no_follow_returns_the_task_at_once_and_task_watch_follows_it(
+    api_cli: Cli, backend: Backend
+) -> None:
     api_cli.ok("init", "hello")
     started = json_of(api_cli.ok("deploy", "hello", "--no-follow", "-o", "json"))
     task_id = started["task"]["task_id"]
@@ -145,7 +147,8 @@ def test_no_follow_returns_the_task_at_once_and_task_watch_follows_it(api_cli: C
 
     watched = api_cli.ok("task", "watch", task_id)
     assert [line.split()[1] for line in watched.stdout.splitlines() if "✓" in line] == STAGES
-    assert f"Completed: {fake_endpoint(started['task']['workspace_id'])}" in watched.stdout
+    endpoint = fake_endpoint(backend, started["task"]["workspace_id"])
+    assert f"Completed: {endpoint}" in watched.stdout
     assert json_of(api_cli.ok("task", "get", task_id, "-o", "json"))["status"] == "completed"
 
 
