@@ -19,6 +19,7 @@ Every setter and counter is safe to use from any thread while requests are being
 """
 
 import json
+import re
 import threading
 import time
 from collections import Counter, defaultdict
@@ -53,6 +54,7 @@ from testing.fake_runtime import FakeRuntime
 __all__ = ["FakeInfraService", "Outcome", "RequestRecord"]
 
 _MAX_BODY = 1 << 20
+_NAMESPACE = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 _T = TypeVar("_T")
 Answer = tuple[int, dict[str, Any]]
 
@@ -417,6 +419,8 @@ class FakeInfraService:
             return 202, job.view()
 
     def _delete_namespace(self, namespace: str) -> Answer:
+        if not _NAMESPACE.fullmatch(namespace):
+            return _problem(422, "VALIDATION_ERROR", "the namespace must be a DNS label")
         with self._lock:
             self._namespace_deletions.append(namespace)
             targeted = any(body.get("namespace") == namespace for body in self._bodies["deploy"])
