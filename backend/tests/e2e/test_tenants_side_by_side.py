@@ -3,7 +3,8 @@
 The backend with the real infrastructure service and its local runtime (real componentize-py
 builds, Debian's docker-registry, the wasmtime host), as `make run` wires them: workspaces A
 and B each deploy a function named `hello` with a body of their own. Each answers its own body
-at its own endpoint, in its own namespace; deleting A stops A's, and B's keeps answering.
+at its own endpoint (and through the backend's invoke route), in its own namespace; deleting A
+stops A's, and B's keeps answering.
 """
 
 import httpx
@@ -73,6 +74,10 @@ async def test_same_named_functions_of_two_workspaces_answer_their_own_bodies(
                 for team, (_, _, body) in deployed.items():
                     answer = await http.get(endpoints[team] + "/")
                     assert (answer.status_code, answer.content) == (200, body)
+                    # And through the backend's invoke route, by the function's own id.
+                    function_id = tasks[team]["function_id"]
+                    proxied = await api.get(f"/api/functions/{function_id}/invoke/")
+                    assert (proxied.status_code, proxied.content) == (200, body)
 
                 workspace_a = deployed["a"][0]
                 gone = await api.delete(
