@@ -19,7 +19,13 @@ from infra_service.deploy import create_target
 from infra_service.errors import install_error_handlers
 from infra_service.jobs import JobStore
 from infra_service.logging_setup import configure_logging
-from infra_service.push import Pusher, ecr_credentials, static_credentials
+from infra_service.push import (
+    Pusher,
+    RepositoryMaker,
+    ecr_credentials,
+    ecr_repository_maker,
+    static_credentials,
+)
 from infra_service.routes import health, routers
 from infra_service.runtime.oneshot import OneShotRunner
 from infra_service.runtime.store import RuntimeStore
@@ -55,10 +61,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         http = await stack.enter_async_context(
             httpx.AsyncClient(timeout=httpx.Timeout(60.0, connect=5.0), follow_redirects=True)
         )
+        make_repository: RepositoryMaker | None = None
         if settings.registry_uses_ecr:
             ecr = await stack.enter_async_context(session.client("ecr", **_aws_options(settings)))
             credentials = ecr_credentials(ecr_client=ecr)
-        else:
+            make_repository = ecr_repository_maker(ecr_client=ecr)
+        else:  # an OCI registry (docker-registry) makes a repository on its first push
             credentials = static_credentials(settings)
 
         scratch = settings.scratch_dir
@@ -81,7 +89,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             ),
             compile_slots=asyncio.Semaphore(settings.build_concurrency),
         )
-        pusher = Pusher(settings=settings, objects=objects, http=http, credentials=credentials)
+        pusher = Pusher(
+            settings=settings,
+            objects=objects,
+            http=http,
+            credentials=credentials,
+            make_repository=make_repository,
+        )
         target = create_target(settings, http=http, credentials=credentials)
         await target.start()
         stack.push_async_callback(target.stop)
