@@ -10,7 +10,8 @@ one file per key (`<key>.<sha256>.wasm`, written to a temp file and renamed), so
 an S3 object that was deleted or a bucket that was reset: the bytes are checked against their
 sha256 as they are read, then uploaded to the new artifact path. The folder is bounded
 (INFRA_BUILD_CACHE_MAX_BYTES): the least recently used files go first. Several services may
-share one folder; every write is a rename, and a reader holds its file open while it copies.
+share one folder (as one user: the files are mode 0600); every write is a rename, and a
+reader holds its file open while it copies.
 """
 
 import contextlib

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from asgi_lifespan import LifespanManager
 
 from conftest import AUTH, BUCKET, EXAMPLES, make_settings, run_job
@@ -13,6 +14,7 @@ from infra_service.cache import LocalComponents, cache_key
 from infra_service.main import create_app
 from infra_service.runtime.store import RuntimeStore
 from infra_service.toolchain import prepare_toolchain
+from testing.infra_service import SHARED_CACHE_ENV, infra_environment
 
 HELLO = (EXAMPLES / "hello" / "app.py").read_bytes()
 FAKE_WASM = b"\0asm\x0d\x00\x01\x00" + b"component bytes" * 100  # the service checks the magic
@@ -174,3 +176,16 @@ def test_the_compiled_cache_folder_defaults_under_the_runtime_dir_or_is_the_sett
     store = RuntimeStore(shared.runtime_root, compiled=shared.runtime_compiled_root)
     assert store.compiled == tmp_path / "c" and store.compiled.is_dir()
     assert not (shared.runtime_root / "compiled").exists()
+
+
+def test_test_services_share_the_session_caches_unless_a_test_opts_out(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv(SHARED_CACHE_ENV, str(tmp_path))
+    shared = infra_environment(aws_endpoint="http://127.0.0.1:1")
+    assert shared["INFRA_BUILD_CACHE_DIR"] == str(tmp_path / "builds")
+    assert shared["INFRA_RUNTIME_COMPILED_DIR"] == str(tmp_path / "compiled")
+    own = infra_environment(aws_endpoint="http://127.0.0.1:1", shared_caches=False)
+    assert "INFRA_BUILD_CACHE_DIR" not in own and "INFRA_RUNTIME_COMPILED_DIR" not in own
+    monkeypatch.delenv(SHARED_CACHE_ENV)
+    assert "INFRA_BUILD_CACHE_DIR" not in infra_environment(aws_endpoint="http://127.0.0.1:1")
