@@ -73,6 +73,9 @@ class Settings(BaseSettings):
     ecr_registry_url: str = "127.0.0.1:5001"
     ecr_repository: str = "faas-functions"
     deploy_namespace: str = "default"
+    # How many of a function's newest revisions keep their artifacts (sources, components,
+    # manifests, logs, registry images); older ones keep only their record.
+    revision_retention: int = Field(default=10, ge=1, le=1000)
 
     # The task pipeline (SPEC §5).
     poll_interval_seconds: float = Field(default=5.0, gt=0)

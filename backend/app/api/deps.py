@@ -13,11 +13,13 @@ from app.auth.access import Access
 from app.auth.principal import Principal
 from app.config import Settings
 from app.container import Container
+from app.functions.cleanup import FunctionCleanup
 from app.functions.models import FunctionRecord
 from app.storage.api_keys import ApiKeyRepository
 from app.storage.functions import FunctionRepository
 from app.storage.members import MemberRepository
 from app.storage.objects import ObjectStore
+from app.storage.revisions import RevisionRepository
 from app.storage.workspaces import WorkspaceRepository
 from app.tasks.models import Task
 from app.tasks.service import TaskRepos
@@ -117,6 +119,14 @@ async def get_task_repos(container: ContainerDep) -> TaskRepos:
     return container.task_repos
 
 
+async def get_revisions(container: ContainerDep) -> RevisionRepository:
+    return container.revisions
+
+
+async def get_cleanup(container: ContainerDep) -> FunctionCleanup:
+    return container.cleanup
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 WorkspacesDep = Annotated[WorkspaceRepository, Depends(get_workspaces)]
 FunctionsDep = Annotated[FunctionRepository, Depends(get_functions)]
@@ -124,3 +134,5 @@ MembersDep = Annotated[MemberRepository, Depends(get_members)]
 ApiKeysDep = Annotated[ApiKeyRepository, Depends(get_api_keys)]
 ObjectsDep = Annotated[ObjectStore, Depends(get_objects)]
 TaskReposDep = Annotated[TaskRepos, Depends(get_task_repos)]
+RevisionsDep = Annotated[RevisionRepository, Depends(get_revisions)]
+CleanupDep = Annotated[FunctionCleanup, Depends(get_cleanup)]

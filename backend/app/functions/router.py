@@ -1,14 +1,48 @@
-"""Routes of functions: created and listed under a workspace, addressed by id alone."""
+"""Routes of functions: created and listed under a workspace, addressed by id alone; their
+revisions, rollback and scale (SPEC §9)."""
 
-from fastapi import APIRouter, status
+from typing import Annotated, Any
 
-from app.api.deps import FunctionDep, FunctionsDep, WorkspaceDep
+from fastapi import APIRouter, Body, Header, Path, Response, status
+
+from app.api.deps import (
+    AccessDep,
+    CleanupDep,
+    FunctionDep,
+    FunctionsDep,
+    RevisionsDep,
+    TaskReposDep,
+    WorkspaceDep,
+)
 from app.api.pagination import Limit, NextToken
 from app.api.problems import PROBLEM_RESPONSES
-from app.functions import service
-from app.functions.schemas import Function, FunctionCreate, FunctionList, FunctionUpdate
+from app.functions import redeploy, service
+from app.functions.revisions import (
+    RevisionList,
+    RevisionNumber,
+    RevisionView,
+    RollbackRequest,
+    ScaleRequest,
+)
+from app.functions.schemas import (
+    Function,
+    FunctionCreate,
+    FunctionList,
+    FunctionUpdate,
+    FunctionUpdated,
+)
+from app.tasks.schemas import TaskStatusResponse
 
 router = APIRouter(prefix="/api", tags=["functions"], responses=PROBLEM_RESPONSES)
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        max_length=255,
+        description="Retries with the same key return the first task instead of a new one.",
+    ),
+]
 
 
 @router.post(
@@ -39,13 +73,99 @@ async def get_function(function: FunctionDep) -> Function:
     return service.render(function)
 
 
-@router.patch("/functions/{function_id}", response_model=Function)
+@router.patch("/functions/{function_id}", response_model=FunctionUpdated)
 async def update_function(
-    data: FunctionUpdate, function: FunctionDep, functions: FunctionsDep
-) -> Function:
-    return await service.update_function(functions=functions, function=function, data=data)
+    data: FunctionUpdate,
+    function: FunctionDep,
+    access: AccessDep,
+    repos: TaskReposDep,
+    revisions: RevisionsDep,
+) -> FunctionUpdated:
+    """Change settings; a deployed function's new variables or replicas start a redeploy task
+    of its live image (`redeploy` in the answer says what happens)."""
+    return await service.update_function(
+        access=access, repos=repos, revisions=revisions, function=function, data=data
+    )
 
 
 @router.delete("/functions/{function_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_function(function: FunctionDep, functions: FunctionsDep) -> None:
-    await service.delete_function(functions=functions, function=function)
+async def delete_function(
+    function: FunctionDep, functions: FunctionsDep, cleanup: CleanupDep
+) -> None:
+    """Delete a function with its sources, artifacts, manifests, logs, images and revisions."""
+    await service.delete_function(functions=functions, cleanup=cleanup, function=function)
+
+
+@router.get("/functions/{function_id}/revisions", response_model=RevisionList)
+async def list_revisions(
+    function: FunctionDep,
+    revisions: RevisionsDep,
+    limit: Limit = 20,
+    next_token: NextToken = None,
+) -> RevisionList:
+    """What each successful deploy ran, newest first; `live` marks the one serving."""
+    return await service.list_revisions(
+        revisions=revisions, function=function, limit=limit, next_token=next_token
+    )
+
+
+@router.get("/functions/{function_id}/revisions/{number}", response_model=RevisionView)
+async def get_revision(
+    function: FunctionDep, revisions: RevisionsDep, number: Annotated[RevisionNumber, Path()]
+) -> RevisionView:
+    return await service.get_revision(revisions=revisions, function=function, number=number)
+
+
+_ACCEPTED: dict[int | str, dict[str, Any]] = {
+    202: {"description": "The deploy task (or the first one, for a retried key)"}
+}
+
+
+@router.post(
+    "/functions/{function_id}/rollback",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=TaskStatusResponse,
+    responses=_ACCEPTED,
+)
+async def rollback_function(
+    function: FunctionDep,
+    access: AccessDep,
+    repos: TaskReposDep,
+    revisions: RevisionsDep,
+    response: Response,
+    data: Annotated[RollbackRequest, Body()],
+    idempotency_key: IdempotencyKey = None,
+) -> TaskStatusResponse:
+    """Deploy an earlier revision's image and manifest again (default: the previous
+    revision); no build. Its success records a new revision pointing at that image."""
+    created = await redeploy.rollback(
+        access=access, repos=repos, revisions=revisions, function=function,
+        revision=data.revision, idempotency_key=idempotency_key,
+    )  # fmt: skip
+    response.headers.update(created.headers())
+    return created.response()
+
+
+@router.post(
+    "/functions/{function_id}/scale",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=TaskStatusResponse,
+    responses=_ACCEPTED,
+)
+async def scale_function(
+    data: ScaleRequest,
+    function: FunctionDep,
+    access: AccessDep,
+    repos: TaskReposDep,
+    revisions: RevisionsDep,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
+) -> TaskStatusResponse:
+    """Deploy the live revision again with `replicas` (0 stops the app, which stays deployed:
+    invoking it answers FUNCTION_SCALED_TO_ZERO)."""
+    created = await redeploy.scale(
+        access=access, repos=repos, revisions=revisions, function=function,
+        replicas=data.replicas, idempotency_key=idempotency_key,
+    )  # fmt: skip
+    response.headers.update(created.headers())
+    return created.response()

@@ -12,7 +12,7 @@ from app.aws import cancellation_reasons, is_condition_failure
 from app.errors import Conflict, NotFound, storage_error
 from app.functions.models import FunctionRecord
 from app.storage import keys
-from app.storage.dynamo import Page, to_item, to_value
+from app.storage.dynamo import Item, Page, to_item, to_value
 from app.storage.repository import Repository, validated_changes
 
 
@@ -83,6 +83,10 @@ class FunctionRepository(Repository[FunctionRecord]):
         """Find a function by id alone, through IdIndex."""
         return await self._by_entity_id(keys.function_entity_id(function_id))
 
+    async def get_consistent(self, *, workspace_id: str, function_id: str) -> FunctionRecord | None:
+        """The function as last written (its revision count, say)."""
+        return await self._get(keys.function_key(workspace_id, function_id))
+
     async def list_in_workspace(
         self, *, workspace_id: str, limit: int, next_token: str | None
     ) -> Page[FunctionRecord]:
@@ -151,11 +155,14 @@ class FunctionRepository(Repository[FunctionRecord]):
         task_id: str,
         changes: dict[str, Any],
         release: bool,
+        revision: tuple[Item, int] | None = None,
     ) -> bool:
         """Mirror a task's progress on its function, only while it is the function's latest task.
 
-        With `release` the task also gives up its hold on the function. False when the
-        function has moved on to another task (or is gone).
+        With `release` the task also gives up its hold on the function. With `revision` (the
+        item of a new revision, and the function's revision count it follows) the revision is
+        written in the same transaction, on condition that the count has not moved. False when
+        the function has moved on to another task (or is gone).
         """
         validated_changes(self.model, changes)
         names = {f"#c{i}": name for i, name in enumerate(changes)}
@@ -166,6 +173,12 @@ class FunctionRepository(Repository[FunctionRecord]):
         if release:
             expression += " REMOVE active_task_id"
             condition = "active_task_id = :task"
+        if revision is not None:
+            return await self._follow_with_revision(
+                key=keys.function_key(workspace_id, function_id),
+                update=(expression, condition, names, values),
+                revision=revision,
+            )
         try:
             await self._client.update_item(
                 TableName=self._table,
@@ -177,6 +190,49 @@ class FunctionRepository(Repository[FunctionRecord]):
             )
         except ClientError as exc:
             if is_condition_failure(exc):
+                return False
+            raise storage_error(exc) from exc
+        return True
+
+    async def _follow_with_revision(
+        self,
+        *,
+        key: dict[str, str],
+        update: tuple[str, str, dict[str, str], dict[str, Any]],
+        revision: tuple[Item, int],
+    ) -> bool:
+        expression, condition, names, values = update
+        item, count = revision
+        values = {**values, ":count": to_value(count)}
+        # The count guards the number: two writers can never both make revision n.
+        counted = "revision_count = :count"
+        if count == 0:
+            counted = f"(attribute_not_exists(revision_count) OR {counted})"
+        condition = f"{condition} AND {counted}"
+        try:
+            await self._client.transact_write_items(
+                TransactItems=[
+                    {
+                        "Update": {
+                            "TableName": self._table,
+                            "Key": to_item(key),
+                            "UpdateExpression": expression,
+                            "ConditionExpression": condition,
+                            "ExpressionAttributeNames": names,
+                            "ExpressionAttributeValues": values,
+                        }
+                    },
+                    {
+                        "Put": {
+                            "TableName": self._table,
+                            "Item": item,
+                            "ConditionExpression": "attribute_not_exists(PK)",
+                        }
+                    },
+                ]
+            )
+        except ClientError as exc:
+            if "ConditionalCheckFailed" in cancellation_reasons(exc):
                 return False
             raise storage_error(exc) from exc
         return True

@@ -233,6 +233,42 @@ class TaskRepository(Repository[Task]):
             **request,
         )
 
+    async def all_of_function(self, *, workspace_id: str, function_id: str) -> list[Task]:
+        """Every task of a function (all pages of the workspace's tasks, filtered)."""
+        found: list[Task] = []
+        token: str | None = None
+        while True:
+            page = await self.list_in_workspace(
+                workspace_id=workspace_id,
+                status=None,
+                function_id=function_id,
+                limit=1000,
+                next_token=token,
+            )
+            found.extend(page.items)
+            if page.next_token is None:
+                return found
+            token = page.next_token
+
+    async def delete_finished(self, *, task: Task) -> None:
+        """Delete a finished task's item (a function's clean-up); an active one stays."""
+        try:
+            await self._client.delete_item(
+                TableName=self._table,
+                Key=to_item(keys.task_key(task.workspace_id, task.task_id)),
+                ConditionExpression="attribute_not_exists(PK) OR NOT (#status IN (:p, :r))",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={":p": to_value("pending"), ":r": to_value("running")},
+            )
+        except ClientError as exc:
+            raise storage_error(
+                exc,
+                on_condition=Conflict(
+                    f"Task {task.task_id} is still running", code="TASK_IN_PROGRESS"
+                ),
+            ) from exc
+        self._workspace_of.pop(task.task_id, None)
+
     # -- the pollers: due index, lease, steps -----------------------------------------------
 
     async def due(self, *, shard: str, now_ms: int, limit: int) -> list[keys.TaskKey]:

@@ -9,14 +9,16 @@ hands over to the next one in the same step. The task's function follows it.
 
 import logging
 import random
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from pydantic import ValidationError
 
 from app.clock import moment
 from app.config import Settings
 from app.errors import DomainError
+from app.functions.revisions import Revision, revision_of
 from app.storage.functions import FunctionRepository
+from app.storage.revisions import RevisionRepository
 from app.storage.tasks import TaskRepository
 from app.tasks import lifecycle
 from app.tasks.infra_client import InfraClient, InfraRejected, InfraUnavailable
@@ -29,7 +31,7 @@ from app.tasks.lifecycle import (
     ServiceDown,
     ServiceRefused,
 )
-from app.tasks.models import Task, TaskEvent
+from app.tasks.models import STAGES, Task, TaskEvent
 
 log = logging.getLogger(__name__)
 
@@ -45,9 +47,14 @@ class TaskDriver:
         infra: InfraClient,
         settings: Settings,
         owner: str,
+        revisions: RevisionRepository,
+        retention: Callable[[Revision], Awaitable[None]] | None = None,
     ) -> None:
         self._tasks = tasks
         self._functions = functions
+        self._revisions = revisions
+        # Called after a revision is recorded: prunes the artifacts of revisions past retention.
+        self._retention = retention
         self._infra = infra
         self._settings = settings
         self._defaults = JobDefaults.of(settings)
@@ -142,6 +149,9 @@ class TaskDriver:
         follow = lifecycle.function_follow(task, previous=previous)
         if follow is None or task.function_id is None:
             return
+        deployed = follow.release and task.status == "completed" and "deploy" in STAGES[task.type]
+        if deployed and await self._follow_with_revision(task, follow.changes):
+            return
         await self._functions.follow_task(
             workspace_id=task.workspace_id,
             function_id=task.function_id,
@@ -149,3 +159,41 @@ class TaskDriver:
             changes=follow.changes,
             release=follow.release,
         )
+
+    async def _follow_with_revision(self, task: Task, changes: dict[str, object]) -> bool:
+        """A successful deploy: the function follows and its new revision is written, in one
+        transaction. False when the task made no revision (the caller follows without one)."""
+        assert task.function_id is not None
+        function = await self._functions.get_consistent(
+            workspace_id=task.workspace_id, function_id=task.function_id
+        )
+        if function is None or function.active_task_id != task.task_id:
+            return False
+        number = function.revision_count + 1
+        try:
+            revision = revision_of(task, number=number)
+        except DomainError as exc:  # a hand-written manifest no revision can be made of
+            log.warning("task %s: no revision recorded (%s)", task.task_id, exc.detail)
+            return False
+        if revision is None:
+            return False
+        changes = {**changes, "live_revision": number, "revision_count": number}
+        changes["variables"] = revision.variables
+        if revision.replicas is not None:
+            changes["replicas"] = revision.replicas
+        recorded = await self._functions.follow_task(
+            workspace_id=task.workspace_id,
+            function_id=task.function_id,
+            task_id=task.task_id,
+            changes=changes,
+            release=True,
+            revision=(self._revisions.item(revision), function.revision_count),
+        )
+        if recorded:
+            log.info("revision %d of function %s recorded", number, task.function_id)
+            if self._retention is not None:
+                try:
+                    await self._retention(revision)
+                except Exception:  # retention is tidying: it is retried after the next deploy
+                    log.exception("retention after revision %d failed", number)
+        return recorded
