@@ -27,6 +27,7 @@ from socketserver import TCPServer
 from typing import Any, NamedTuple, Self, TypeVar
 from urllib.parse import urlsplit
 
+from contract.images import ImageDeletion, image_path
 from contract.jobs import COLLECTIONS, STAGE_OF_COLLECTION, JobRequest, StageName
 from contract.problems import PROBLEM_JSON, problem_body
 from testing.fake_infra_jobs import JobBook, KeyConflict, Outcome, app_name_of, parse_request
@@ -143,6 +144,8 @@ class FakeInfraService:
             self._in_flight: Counter[str] = Counter()
             self._max_in_flight: Counter[str] = Counter()
             self._bodies: dict[str, list[dict[str, Any]]] = defaultdict(list)
+            self._deleted_images: set[str] = set()
+            self._image_deletions: list[tuple[str, str]] = []
 
     def succeed_after(
         self, kind: str | None, polls: int = 1, *, app_name: str | None = None
@@ -268,6 +271,8 @@ class FakeInfraService:
         if request.headers.get("Authorization") != f"Bearer {self.token}":
             return _problem(401, "UNAUTHORIZED", "missing or invalid bearer token", path)
         parts = path.strip("/").split("/")
+        if parts[:2] == ["v1", "images"]:
+            return self._image_call(request.command, parts[2:], path)
         kind = STAGE_OF_COLLECTION.get(parts[1]) if len(parts) in (2, 3) else None
         if parts[0] != "v1" or kind is None:
             return _problem(404, "NOT_FOUND", f"no such endpoint: {path}", path)
@@ -373,6 +378,39 @@ class FakeInfraService:
                 self._bodies[kind].append(body)
             return 202, job.view()
 
+    # --- the push service's images (DELETE /v1/images/{repository}/{reference}) -------
+
+    @property
+    def images(self) -> set[str]:
+        """`repository@digest` of every image a push job made and no DELETE removed."""
+        with self._lock:
+            return self._book.pushed_images() - self._deleted_images
+
+    @property
+    def image_deletions(self) -> list[tuple[str, str]]:
+        """(repository, reference) of every DELETE of an image, oldest first."""
+        with self._lock:
+            return list(self._image_deletions)
+
+    def _image_call(self, method: str, parts: list[str], path: str) -> Answer:
+        if len(parts) < 2:
+            return _problem(404, "NOT_FOUND", f"no such endpoint: {path}", path)
+        if method != "DELETE":
+            return _problem(405, "METHOD_NOT_ALLOWED", f"{method} is not allowed on {path}", path)
+        repository, reference = "/".join(parts[:-1]), parts[-1]
+        try:
+            image_path(repository, reference)
+        except ValueError:
+            return _problem(422, "VALIDATION_ERROR", "not an image reference", path)
+        with self._lock:
+            self._image_deletions.append((repository, reference))
+            present = self._book.pushed_images() - self._deleted_images
+            named = {image for image in present if image.startswith(f"{repository}@")}
+            gone = {i for i in named if i.endswith(f"@{reference}") or i.endswith(f":{reference}")}
+            self._deleted_images |= gone
+        body = ImageDeletion(repository=repository, reference=reference, deleted=bool(gone))
+        return 200, body.model_dump(mode="json")
+
     def _poll(self, kind: StageName, job_id: str) -> Answer:
         with self._lock:
             job = self._book.poll(kind=kind, job_id=job_id)
@@ -399,6 +437,9 @@ class _Handler(BaseHTTPRequestHandler):
         self._answer()
 
     def do_POST(self) -> None:
+        self._answer()
+
+    def do_DELETE(self) -> None:
         self._answer()
 
     def _answer(self) -> None:

@@ -15,7 +15,7 @@ from app.api.deps import (
     WorkspaceDep,
 )
 from app.api.pagination import Limit, NextToken
-from app.api.problems import PROBLEM_RESPONSES
+from app.api.problems import PROBLEM_RESPONSES, problem_response
 from app.functions import redeploy, service
 from app.functions.revisions import (
     RevisionList,
@@ -125,7 +125,10 @@ _ACCEPTED: dict[int | str, dict[str, Any]] = {
     "/functions/{function_id}/rollback",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=TaskStatusResponse,
-    responses=_ACCEPTED,
+    responses={
+        **_ACCEPTED,
+        410: problem_response("The revision's artifacts were removed (retention)"),
+    },
 )
 async def rollback_function(
     function: FunctionDep,

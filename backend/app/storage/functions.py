@@ -161,8 +161,39 @@ class FunctionRepository(Repository[FunctionRecord]):
 
         With `release` the task also gives up its hold on the function. With `revision` (the
         item of a new revision, and the function's revision count it follows) the revision is
-        written in the same transaction, on condition that the count has not moved. False when
-        the function has moved on to another task (or is gone).
+        written in the same transaction. False when the function has moved on to another task
+        (or is gone, or another revision took the number).
+        """
+        actions = self.follow_actions(
+            workspace_id=workspace_id, function_id=function_id, task_id=task_id,
+            changes=changes, release=release, revision=revision,
+        )  # fmt: skip
+        try:
+            if len(actions) == 1:
+                await self._client.update_item(**actions[0]["Update"])
+            else:
+                await self._client.transact_write_items(TransactItems=actions)
+        except ClientError as exc:
+            if is_condition_failure(exc) or "ConditionalCheckFailed" in cancellation_reasons(exc):
+                return False
+            raise storage_error(exc) from exc
+        return True
+
+    def follow_actions(
+        self,
+        *,
+        workspace_id: str,
+        function_id: str,
+        task_id: str,
+        changes: dict[str, Any],
+        release: bool,
+        revision: tuple[Item, int] | None = None,
+    ) -> list[dict[str, Any]]:
+        """The TransactWriteItems actions of `follow_task` (to write with the task's last step).
+
+        The function is updated only while the task is its latest (with `release`: while the
+        task holds it); a revision only while the function's revision count is still `count`,
+        so two writers can never both make revision n.
         """
         validated_changes(self.model, changes)
         names = {f"#c{i}": name for i, name in enumerate(changes)}
@@ -174,65 +205,21 @@ class FunctionRepository(Repository[FunctionRecord]):
             expression += " REMOVE active_task_id"
             condition = "active_task_id = :task"
         if revision is not None:
-            return await self._follow_with_revision(
-                key=keys.function_key(workspace_id, function_id),
-                update=(expression, condition, names, values),
-                revision=revision,
-            )
-        try:
-            await self._client.update_item(
-                TableName=self._table,
-                Key=to_item(keys.function_key(workspace_id, function_id)),
-                UpdateExpression=expression,
-                ConditionExpression=condition,
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
-            )
-        except ClientError as exc:
-            if is_condition_failure(exc):
-                return False
-            raise storage_error(exc) from exc
-        return True
-
-    async def _follow_with_revision(
-        self,
-        *,
-        key: dict[str, str],
-        update: tuple[str, str, dict[str, str], dict[str, Any]],
-        revision: tuple[Item, int],
-    ) -> bool:
-        expression, condition, names, values = update
-        item, count = revision
-        values = {**values, ":count": to_value(count)}
-        # The count guards the number: two writers can never both make revision n.
-        counted = "revision_count = :count"
-        if count == 0:
-            counted = f"(attribute_not_exists(revision_count) OR {counted})"
-        condition = f"{condition} AND {counted}"
-        try:
-            await self._client.transact_write_items(
-                TransactItems=[
-                    {
-                        "Update": {
-                            "TableName": self._table,
-                            "Key": to_item(key),
-                            "UpdateExpression": expression,
-                            "ConditionExpression": condition,
-                            "ExpressionAttributeNames": names,
-                            "ExpressionAttributeValues": values,
-                        }
-                    },
-                    {
-                        "Put": {
-                            "TableName": self._table,
-                            "Item": item,
-                            "ConditionExpression": "attribute_not_exists(PK)",
-                        }
-                    },
-                ]
-            )
-        except ClientError as exc:
-            if "ConditionalCheckFailed" in cancellation_reasons(exc):
-                return False
-            raise storage_error(exc) from exc
-        return True
+            values[":count"] = to_value(revision[1])
+            counted = "revision_count = :count"
+            if revision[1] == 0:
+                counted = f"(attribute_not_exists(revision_count) OR {counted})"
+            condition = f"{condition} AND {counted}"
+        update = {
+            "TableName": self._table,
+            "Key": to_item(keys.function_key(workspace_id, function_id)),
+            "UpdateExpression": expression,
+            "ConditionExpression": condition,
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+        }
+        actions: list[dict[str, Any]] = [{"Update": update}]
+        if revision is not None:
+            put = {"Item": revision[0], "ConditionExpression": "attribute_not_exists(PK)"}
+            actions.append({"Put": {"TableName": self._table, **put}})
+        return actions

@@ -10,6 +10,7 @@ hands over to the next one in the same step. The task's function follows it.
 import logging
 import random
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -75,7 +76,7 @@ class TaskDriver:
         Returns the task as stored (None if the write lost the lease) and when it is due next.
         """
         if task.is_terminal:  # finished, but still in the due index: only leave it
-            return await self._save(task, task, (), next_due_ms=None), None
+            return (await self._save(task, task, (), next_due_ms=None))[0], None
         current, events, due = task, list[TaskEvent](), None
         policy = self._policy()
         for _ in task.stages:  # a finished stage hands over to the next at once
@@ -86,24 +87,38 @@ class TaskDriver:
             events.extend(outcome.events)
             if due is None or due > now.ms:
                 break
-        saved = await self._save(task, current, events, next_due_ms=due)
+        revision = await self._revision_follow(current, previous=task)
+        extras = revision[0] if revision else []
+        saved, written = await self._save(task, current, events, next_due_ms=due, extras=extras)
         for event in events if saved is not None else ():
             log.log(_LEVELS[event.level], "%s: %s", event.stage or "task", event.message)
-        if saved is not None and saved.function_id:
+        if saved is not None and revision is not None and written:
+            await self._recorded(revision[1])
+        elif saved is not None and saved.function_id:
+            if revision is not None:
+                log.warning("task %s: its function moved on; no revision recorded", task.task_id)
             await self._follow(saved, previous=task)
         return saved, due if saved is None or not saved.is_terminal else None
 
     async def _save(
-        self, before: Task, after: Task, events: Sequence[TaskEvent], *, next_due_ms: int | None
-    ) -> Task | None:
+        self,
+        before: Task,
+        after: Task,
+        events: Sequence[TaskEvent],
+        *,
+        next_due_ms: int | None,
+        extras: Sequence[dict[str, Any]] = (),
+    ) -> tuple[Task | None, bool]:
+        """Write the step (with `extras` if it is the last); the task and whether they were."""
         save = self._tasks.save_step
         try:
-            return await save(
+            return await self._tasks.save_last_step(
                 before=before,
                 after=after,
                 events=events,
                 owner=self._owner,
                 next_due_ms=next_due_ms,
+                extras=extras,
             )
         except DomainError as exc:  # the step's outcome cannot be stored: fail the task instead
             if before.is_terminal or exc.status >= 500:
@@ -115,13 +130,14 @@ class TaskDriver:
                 message=f"The task's result could not be stored: {exc.detail}",
                 now=moment(),
             )
-            return await save(
+            stored = await save(
                 before=before,
                 after=failed.task,
                 events=failed.events,
                 owner=self._owner,
                 next_due_ms=None,
             )
+            return stored, False
 
     async def _observe(self, task: Task) -> Observation:
         """Submit the stage's job if it has none (or the service forgot it), else read it."""
@@ -149,9 +165,6 @@ class TaskDriver:
         follow = lifecycle.function_follow(task, previous=previous)
         if follow is None or task.function_id is None:
             return
-        deployed = follow.release and task.status == "completed" and "deploy" in STAGES[task.type]
-        if deployed and await self._follow_with_revision(task, follow.changes):
-            return
         await self._functions.follow_task(
             workspace_id=task.workspace_id,
             function_id=task.function_id,
@@ -160,28 +173,42 @@ class TaskDriver:
             release=follow.release,
         )
 
-    async def _follow_with_revision(self, task: Task, changes: dict[str, object]) -> bool:
-        """A successful deploy: the function follows and its new revision is written, in one
-        transaction. False when the task made no revision (the caller follows without one)."""
-        assert task.function_id is not None
+    async def _revision_follow(
+        self, task: Task, *, previous: Task
+    ) -> tuple[list[dict[str, Any]], Revision] | None:
+        """For a deploy that just succeeded: the function's follow and its new revision, as
+        actions to write with the task's last step (so that a client who sees the task
+        completed sees its revision too); None for any other step."""
+        if not (task.function_id and task.status == "completed" and previous.status != task.status):
+            return None
+        follow = lifecycle.function_follow(task, previous=previous)
+        if follow is None or "deploy" not in STAGES[task.type]:
+            return None
         function = await self._functions.get_consistent(
             workspace_id=task.workspace_id, function_id=task.function_id
         )
         if function is None or function.active_task_id != task.task_id:
-            return False
+            return None
         number = function.revision_count + 1
         try:
             revision = revision_of(task, number=number)
         except DomainError as exc:  # a hand-written manifest no revision can be made of
             log.warning("task %s: no revision recorded (%s)", task.task_id, exc.detail)
-            return False
+            return None
         if revision is None:
-            return False
-        changes = {**changes, "live_revision": number, "revision_count": number}
+            return None
+        changes = {**follow.changes, "live_revision": number, "revision_count": number}
+        # What runs now, whether this task made it or redeployed it (a rollback's inputs).
+        changes["image_url"] = revision.image_url
+        changes |= {
+            name: value
+            for name in ("wasm_path", "manifest_path")
+            if (value := getattr(revision, name)) is not None
+        }
         changes["variables"] = revision.variables
         if revision.replicas is not None:
             changes["replicas"] = revision.replicas
-        recorded = await self._functions.follow_task(
+        actions = self._functions.follow_actions(
             workspace_id=task.workspace_id,
             function_id=task.function_id,
             task_id=task.task_id,
@@ -189,11 +216,14 @@ class TaskDriver:
             release=True,
             revision=(self._revisions.item(revision), function.revision_count),
         )
-        if recorded:
-            log.info("revision %d of function %s recorded", number, task.function_id)
-            if self._retention is not None:
-                try:
-                    await self._retention(revision)
-                except Exception:  # retention is tidying: it is retried after the next deploy
-                    log.exception("retention after revision %d failed", number)
-        return recorded
+        return actions, revision
+
+    async def _recorded(self, revision: Revision) -> None:
+        """A revision was recorded: prune what retention no longer keeps."""
+        log.info("revision %d of function %s recorded", revision.revision, revision.function_id)
+        if self._retention is None:
+            return
+        try:
+            await self._retention(revision)
+        except Exception:  # tidying only: the next deploy's retention tries again
+            log.exception("retention after revision %d failed", revision.revision)

@@ -5,6 +5,7 @@ from typing import Any
 from app.auth.principal import Principal
 from app.clock import now_iso
 from app.errors import Conflict, Forbidden
+from app.functions.cleanup import FunctionCleanup
 from app.ids import new_id
 from app.storage import keys
 from app.storage.functions import FunctionRepository
@@ -72,15 +73,30 @@ async def delete_workspace(
     workspaces: WorkspaceRepository,
     functions: FunctionRepository,
     objects: ObjectStore,
+    cleanup: FunctionCleanup,
     workspace: WorkspaceRecord,
     cascade: bool,
 ) -> None:
-    """Delete a workspace; with functions in it only when `cascade` is set."""
+    """Delete a workspace; with functions in it only when `cascade` is set.
+
+    Each function is cleaned up as its own delete does (objects, images, tasks, revisions)
+    before the workspace's items go.
+    """
     if not cascade and await functions.any_in_workspace(workspace_id=workspace.id):
         raise Conflict(
             "The workspace still has functions; delete them first or pass cascade=true",
             code="WORKSPACE_NOT_EMPTY",
         )
+    token: str | None = None
+    while cascade:
+        page = await functions.list_in_workspace(
+            workspace_id=workspace.id, limit=100, next_token=token
+        )
+        for function in page.items:
+            await cleanup.remove_function(function=function)
+        if page.next_token is None:
+            break
+        token = page.next_token
     # Everything but the workspace item first: a crash half-way leaves a workspace that can
     # be deleted again, never orphaned items without their workspace.
     await workspaces.delete_contents(workspace_id=workspace.id)
