@@ -17,7 +17,9 @@ from app.functions.manifest import settings_of
 from app.tasks.models import DeployReason, Task
 
 RevisionNumber = Annotated[int, Field(ge=1, le=99_999_999)]
-ScaleReplicas = Annotated[int, Field(ge=0, le=100)]
+# In JSON bodies a number must be a JSON number: "1", 1.0 or true are refused, not coerced.
+_StrictRevision = Annotated[int, Field(ge=1, le=99_999_999, strict=True)]
+ScaleReplicas = Annotated[int, Field(ge=0, le=100, strict=True)]
 
 
 class Revision(BaseModel):
@@ -64,7 +66,7 @@ class RevisionList(BaseModel):
 class RollbackRequest(RequestModel):
     """`POST /api/functions/{id}/rollback`: the revision to return to (default: the previous)."""
 
-    revision: RevisionNumber | None = None
+    revision: _StrictRevision | None = None
 
 
 class ScaleRequest(RequestModel):

@@ -87,7 +87,7 @@ class Stored:
             "dynamodb", endpoint_url=settings.dynamodb_endpoint_url, **options
         )
 
-    def keys(self) -> set[str]:
+    def object_keys(self) -> set[str]:
         pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket)
         return {obj["Key"] for page in pages for obj in page.get("Contents", [])}
 

@@ -226,3 +226,33 @@ async def test_patch_of_a_deployed_functions_settings_redeploys_its_live_image(
     unchanged = await api.patch(url, json={"description": "only words"})
     assert unchanged.json()["redeploy"]["action"] == "none"
     assert len(await _revisions(api, function)) == 3
+
+
+async def test_null_and_garbage_bodies_are_422_and_write_nothing(
+    api: httpx.AsyncClient, function: dict[str, Any], fake_infra: FakeInfraService
+) -> None:
+    await deploy(api, function, "one")
+    await deploy(api, function, "two")
+    before = await _function(api, function)
+    url = f"/api/functions/{function['id']}"
+    bodies: list[tuple[str, bytes]] = [
+        ("/rollback", b"null"), ("/rollback", b"[]"), ("/rollback", b"{\"revision\": 0}"),
+        ("/rollback", b"{\"revision\": \"1\"}"), ("/rollback", b"{\"revision\": 1.5}"),
+        ("/rollback", b"{\"revision\": null, \"x\": 1}"), ("/rollback", b"\xff\xfe"),
+        ("/scale", b"null"), ("/scale", b"{}"), ("/scale", b"{\"replicas\": -1}"),
+        ("/scale", b"{\"replicas\": 101}"), ("/scale", b"{\"replicas\": true}"),
+        ("/scale", b"{\"replicas\": \"2\"}"), ("/scale", b"not json"),
+    ]  # fmt: skip
+    for path, content in bodies:
+        answer = await api.post(
+            url + path, content=content, headers={"Content-Type": "application/json"}
+        )
+        assert answer.status_code == 422, (path, content, answer.text)
+        assert answer.headers["content-type"] == "application/problem+json"
+        assert answer.json()["code"] == "VALIDATION_ERROR"
+    for patch in ({"replicas": 0}, {"variables": None}, {"variables": {"Bad-Name": "x"}}):
+        answer = await api.patch(url, json=patch)
+        assert answer.status_code == 422, (patch, answer.text)
+    assert await _function(api, function) == before
+    assert len(await _revisions(api, function)) == 2
+    assert len(fake_infra.submissions("deploy")) == 2
