@@ -17,6 +17,8 @@ from infra_service.cache import BuildCache
 from infra_service.config import Environment, Settings
 from infra_service.deploy import create_target
 from infra_service.errors import install_error_handlers
+from infra_service.image_routes import routers as image_routers
+from infra_service.images import ImageRemover
 from infra_service.jobs import JobStore
 from infra_service.logging_setup import configure_logging
 from infra_service.push import Pusher, ecr_credentials, static_credentials
@@ -55,11 +57,15 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         http = await stack.enter_async_context(
             httpx.AsyncClient(timeout=httpx.Timeout(60.0, connect=5.0), follow_redirects=True)
         )
+        ecr = None
         if settings.registry_uses_ecr:
             ecr = await stack.enter_async_context(session.client("ecr", **_aws_options(settings)))
             credentials = ecr_credentials(ecr_client=ecr)
         else:
             credentials = static_credentials(settings)
+        app.state.images = ImageRemover(
+            settings=settings, http=http, credentials=credentials, ecr=ecr
+        )
 
         scratch = settings.scratch_dir
         scratch.mkdir(parents=True, exist_ok=True)
@@ -135,6 +141,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     install_error_handlers(app)
     app.include_router(health)
-    for router in [*routers, *app_routers]:
+    for router in [*routers, *app_routers, *image_routers]:
         app.include_router(router)
     return app
