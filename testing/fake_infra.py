@@ -145,6 +145,8 @@ class FakeInfraService:
             self._max_in_flight: Counter[str] = Counter()
             self._bodies: dict[str, list[dict[str, Any]]] = defaultdict(list)
             self._deleted_images: set[str] = set()
+            # App → how many of its deploys an undeploy has removed.
+            self._undeployed: Counter[tuple[str, str]] = Counter()
             self._image_deletions: list[tuple[str, str]] = []
 
     def succeed_after(
@@ -273,6 +275,8 @@ class FakeInfraService:
         parts = path.strip("/").split("/")
         if parts[:2] == ["v1", "images"]:
             return self._image_call(request.command, parts[2:], path)
+        if request.command == "DELETE" and parts[:2] == ["v1", "deployments"] and len(parts) == 4:
+            return self._undeploy_call(parts[2], parts[3])
         kind = STAGE_OF_COLLECTION.get(parts[1]) if len(parts) in (2, 3) else None
         if parts[0] != "v1" or kind is None:
             return _problem(404, "NOT_FOUND", f"no such endpoint: {path}", path)
@@ -410,6 +414,23 @@ class FakeInfraService:
             self._deleted_images |= gone
         body = ImageDeletion(repository=repository, reference=reference, deleted=bool(gone))
         return 200, body.model_dump(mode="json")
+
+    # --- undeploy (DELETE /v1/deployments/{namespace}/{name}) --------------------------
+
+    @property
+    def deployed_apps(self) -> set[tuple[str, str]]:
+        """(namespace, name) of every app a deploy job made and no later undeploy removed."""
+        with self._lock:
+            deploys = self._book.deployed_apps()
+            return {app for app, count in deploys.items() if count > self._undeployed[app]}
+
+    def _undeploy_call(self, namespace: str, name: str) -> Answer:
+        app = (namespace, name)
+        with self._lock:
+            deploys = self._book.deployed_apps()[app]
+            present = deploys > self._undeployed[app]
+            self._undeployed[app] = deploys
+        return 200, {"namespace": namespace, "name": name, "deleted": present}
 
     def _poll(self, kind: StageName, job_id: str) -> Answer:
         with self._lock:

@@ -9,6 +9,7 @@ guards it.
 import hashlib
 import json
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -120,6 +121,14 @@ class JobBook:
         self._jobs[job.job_id] = job
         self._by_key[(kind, job_key)] = job.job_id
         return job, True
+
+    def deployed_apps(self) -> Counter[tuple[str, str]]:
+        """How many deploy jobs succeeded per (namespace, name)."""
+        return Counter(
+            (str(job.result["namespace"]), str(job.result["name"]))
+            for job in self._jobs.values()
+            if job.kind == "deploy" and job.status == "succeeded" and job.result
+        )
 
     def pushed_images(self) -> set[str]:
         """`repository@digest` of every succeeded push job (what the registry would hold)."""

@@ -19,7 +19,7 @@ from app.storage.revisions import RevisionRepository
 from app.storage.tasks import TaskRepository, WorkspaceLimits
 from app.storage.workspaces import WorkspaceRepository
 from app.tasks.driver import TaskDriver
-from app.tasks.infra_client import InfraClient
+from app.tasks.infra_client import InfraClient, RuntimeClient
 from app.tasks.poller import TaskPoller, replica_id
 from app.tasks.service import TaskRepos
 
@@ -57,6 +57,7 @@ class Container:
             revisions=revisions,
             objects=objects,
             images=ImageClient(http=http, settings=settings),
+            runtime=RuntimeClient(http=http, settings=settings),
             settings=settings,
         )
         driver = TaskDriver(

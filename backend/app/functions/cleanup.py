@@ -1,6 +1,8 @@
 """Clean-up of what we own of a function: its objects, registry images, tasks and revisions.
 
-Two operations:
+Three operations:
+- `undeploy`: the function's app at the deploy service (the namespace and name its live
+  revision was deployed as), first step of a delete.
 - `remove_function`: everything of a function, when it is deleted (after it was undeployed):
   the S3 objects under its tasks' prefixes (sources, components, build logs, manifests), the
   registry images its tasks pushed, its task items and its revision items.
@@ -16,7 +18,7 @@ down the delete fails with 503 and nothing is lost — a retry finds everything 
 import logging
 
 from app.config import Settings
-from app.errors import Conflict
+from app.errors import Conflict, ServiceUnavailable
 from app.functions.images import ImageClient
 from app.functions.models import FunctionRecord
 from app.functions.revisions import Revision
@@ -24,7 +26,8 @@ from app.storage import keys
 from app.storage.objects import ObjectStore
 from app.storage.revisions import RevisionRepository
 from app.storage.tasks import TaskRepository
-from app.tasks.models import TERMINAL
+from app.tasks.infra_client import InfraRejected, InfraUnavailable, RuntimeClient
+from app.tasks.models import TERMINAL, Task
 
 log = logging.getLogger(__name__)
 
@@ -37,25 +40,56 @@ class FunctionCleanup:
         revisions: RevisionRepository,
         objects: ObjectStore,
         images: ImageClient,
+        runtime: RuntimeClient,
         settings: Settings,
     ) -> None:
+        self._runtime = runtime
         self._tasks = tasks
         self._revisions = revisions
         self._objects = objects
         self._images = images
         self._retention = settings.revision_retention
 
-    async def remove_function(self, *, function: FunctionRecord) -> None:
-        """Delete every object, image, task and revision of the function (not the function)."""
-        workspace_id, function_id = function.workspace_id, function.id
+    async def ensure_idle(self, *, function: FunctionRecord) -> None:
+        """409 while a task of the function runs (it would deploy or push after the delete)."""
+        await self._finished_tasks(function)
+
+    async def undeploy(self, *, function: FunctionRecord) -> None:
+        """Remove the function's app where its live revision was deployed (503 if the deploy
+        service cannot be reached: nothing else is deleted then)."""
+        if function.live_revision is None:
+            return
+        live = await self._revisions.get(
+            workspace_id=function.workspace_id,
+            function_id=function.id,
+            number=function.live_revision,
+        )
+        if live is None or not live.namespace or not live.name:
+            return
+        try:
+            removed = await self._runtime.undeploy(namespace=live.namespace, name=live.name)
+        except (InfraUnavailable, InfraRejected) as exc:
+            raise ServiceUnavailable(
+                f"The deploy service could not undeploy the function ({exc}); retry the delete",
+                code="INFRA_UNAVAILABLE",
+            ) from exc
+        log.info("function %s undeployed (%s)", function.id, "removed" if removed else "absent")
+
+    async def _finished_tasks(self, function: FunctionRecord) -> list[Task]:
         tasks = await self._tasks.all_of_function(
-            workspace_id=workspace_id, function_id=function_id
+            workspace_id=function.workspace_id, function_id=function.id
         )
         if any(task.status not in TERMINAL for task in tasks):
             raise Conflict(
                 "The function has a task in progress; wait for it to finish, then delete",
                 code="TASK_IN_PROGRESS",
             )
+        return tasks
+
+    async def remove_function(self, *, function: FunctionRecord) -> None:
+        """Delete every object, image, task and revision of the function (not the function)."""
+        workspace_id, function_id = function.workspace_id, function.id
+        tasks = await self._finished_tasks(function)
         revisions = await self._revisions.all_of(workspace_id=workspace_id, function_id=function_id)
         images = {
             image

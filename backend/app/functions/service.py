@@ -117,7 +117,10 @@ async def _redeploy_for(
 async def delete_function(
     *, functions: FunctionRepository, cleanup: FunctionCleanup, function: FunctionRecord
 ) -> None:
-    """Delete a function: its objects, images, tasks and revisions, then it (its name freed)."""
+    """Delete a function: undeploy it, remove its objects, images, tasks and revisions, then
+    it (its name freed)."""
+    await cleanup.ensure_idle(function=function)
+    await cleanup.undeploy(function=function)
     await cleanup.remove_function(function=function)
     await functions.delete(function=function)
 

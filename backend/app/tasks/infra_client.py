@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from app.config import Settings
 from contract.jobs import VIEWS, JobRequest, JobView, StageName, collection_path
+from contract.runtime import UndeployResult
 
 log = logging.getLogger(__name__)
 
@@ -95,3 +96,22 @@ def _view(stage: StageName, response: httpx.Response) -> JobView[Any]:
             ) from exc
         # A reply we cannot read is treated like an outage: it may be a proxy's error page.
         raise InfraUnavailable(f"unreadable reply from {response.url}") from exc
+
+
+class RuntimeClient:
+    """The deploy service's second-wave calls (docs/contract.md): here, undeploy."""
+
+    def __init__(self, *, http: httpx.AsyncClient, settings: Settings) -> None:
+        self._infra = InfraClient(http=http, settings=settings)
+        self._base = settings.deploy_service_url.rstrip("/")
+
+    async def undeploy(self, *, namespace: str, name: str) -> bool:
+        """Remove the app (idempotent); whether anything was there."""
+        url = f"{self._base}/v1/deployments/{namespace}/{name}"
+        response = await self._infra._send("DELETE", url)
+        if response.status_code == 404:
+            raise InfraRejected(404, "the deploy service has no undeploy call")
+        try:
+            return UndeployResult.model_validate_json(response.content).deleted
+        except ValidationError as exc:
+            raise InfraUnavailable(f"unreadable reply from {url}") from exc

@@ -87,16 +87,21 @@ async def delete_workspace(
             "The workspace still has functions; delete them first or pass cascade=true",
             code="WORKSPACE_NOT_EMPTY",
         )
+    doomed = []
     token: str | None = None
     while cascade:
         page = await functions.list_in_workspace(
             workspace_id=workspace.id, limit=100, next_token=token
         )
-        for function in page.items:
-            await cleanup.remove_function(function=function)
+        doomed.extend(page.items)
         if page.next_token is None:
             break
         token = page.next_token
+    for function in doomed:  # all idle before anything goes
+        await cleanup.ensure_idle(function=function)
+    for function in doomed:
+        await cleanup.undeploy(function=function)
+        await cleanup.remove_function(function=function)
     # Everything but the workspace item first: a crash half-way leaves a workspace that can
     # be deleted again, never orphaned items without their workspace.
     await workspaces.delete_contents(workspace_id=workspace.id)
