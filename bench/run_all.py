@@ -18,11 +18,12 @@ import harness
 import pipeline
 import polling
 import real_build
+import rollback
 import runtime_host
 import scale
 import upload
 
-BENCHMARKS = [polling, upload, pipeline, scale, real_build, runtime_host]
+BENCHMARKS = [polling, upload, pipeline, scale, real_build, runtime_host, rollback]
 RESULTS = Path(__file__).resolve().parent / "results.md"
 
 
