@@ -140,4 +140,6 @@ def deployment_status_for(task: Task) -> str | None:
         return "failed"
     if task.status == "completed":
         return "deployed"
-    return "deploying" if task.stage in {"scaffold", "deploy"} else "building"
+    if task.type == "redeploy" or task.stage in {"scaffold", "deploy"}:
+        return "deploying"  # a redeploy builds nothing: it pushes the live component again
+    return "building"
