@@ -54,10 +54,13 @@ def settings_of(manifest: str) -> SpinAppSettings:
     app = _spinapp(_documents(manifest))
     spec, metadata = app["spec"], app.get("metadata") or {}
     replicas = spec.get("replicas")
+    # Scalars only: a value built of YAML aliases could expand enormously when turned to text.
     variables = {
         str(item["name"]): str(item["value"])
         for item in spec.get("variables") or []
-        if isinstance(item, dict) and "name" in item and "value" in item
+        if isinstance(item, dict)
+        and isinstance(item.get("name"), str)
+        and isinstance(item.get("value"), str | int | float | bool)
     }
     return SpinAppSettings(
         name=metadata.get("name") if isinstance(metadata, dict) else None,

@@ -3,7 +3,7 @@ revisions, rollback and scale (SPEC §9)."""
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Header, Path, Response, status
+from fastapi import APIRouter, Body, Path, Response, status
 
 from app.api.deps import (
     AccessDep,
@@ -31,18 +31,10 @@ from app.functions.schemas import (
     FunctionUpdate,
     FunctionUpdated,
 )
+from app.tasks.router import IdempotencyKey
 from app.tasks.schemas import TaskStatusResponse
 
 router = APIRouter(prefix="/api", tags=["functions"], responses=PROBLEM_RESPONSES)
-
-IdempotencyKey = Annotated[
-    str | None,
-    Header(
-        alias="Idempotency-Key",
-        max_length=255,
-        description="Retries with the same key return the first task instead of a new one.",
-    ),
-]
 
 
 @router.post(

@@ -191,13 +191,18 @@ class TaskDriver:
             return None
         number = function.revision_count + 1
         try:
-            revision = revision_of(task, number=number)
-        except DomainError as exc:  # a hand-written manifest no revision can be made of
-            log.warning("task %s: no revision recorded (%s)", task.task_id, exc.detail)
+            return self._revision_actions(task, follow.changes, number, function.revision_count)
+        except (DomainError, ValidationError) as exc:  # a hand-written manifest, say
+            log.warning("task %s: no revision recorded (%s)", task.task_id, exc)
             return None
-        if revision is None:
+
+    def _revision_actions(
+        self, task: Task, changes: dict[str, Any], number: int, count: int
+    ) -> tuple[list[dict[str, Any]], Revision] | None:
+        revision = revision_of(task, number=number)
+        if revision is None or task.function_id is None:
             return None
-        changes = {**follow.changes, "live_revision": number, "revision_count": number}
+        changes = {**changes, "live_revision": number, "revision_count": number}
         # What runs now, whether this task made it or redeployed it (a rollback's inputs).
         changes["image_url"] = revision.image_url
         changes |= {
@@ -214,7 +219,7 @@ class TaskDriver:
             task_id=task.task_id,
             changes=changes,
             release=True,
-            revision=(self._revisions.item(revision), function.revision_count),
+            revision=(self._revisions.item(revision), count),
         )
         return actions, revision
 

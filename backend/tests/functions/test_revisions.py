@@ -256,3 +256,33 @@ async def test_null_and_garbage_bodies_are_422_and_write_nothing(
     assert await _function(api, function) == before
     assert len(await _revisions(api, function)) == 2
     assert len(fake_infra.submissions("deploy")) == 2
+
+
+async def test_a_hand_written_manifest_deployed_for_a_function_is_a_revision_too(
+    api: httpx.AsyncClient, function: dict[str, Any]
+) -> None:
+    image = "registry.fake.test/faas-functions@sha256:" + "b" * 64
+    manifest = (
+        "apiVersion: core.spinkube.dev/v1alpha1\nkind: SpinApp\nmetadata:\n  name: hello\n"
+        f"spec:\n  image: {image}\n  replicas: 1\n"
+    )
+    body = {
+        "workspace_id": function["workspace_id"],
+        "function_id": function["id"],
+        "app_name": "hello",
+    }
+    answer = await api.post("/api/v1/deploy", json=body | {"manifest": manifest})
+    task = await finished(api, answer)
+    assert task["status"] == "completed"
+    (revision,) = await _revisions(api, function)
+    assert (revision["image_url"], revision["replicas"], revision["live"]) == (image, 1, True)
+
+    # No image in it: the deploy still completes and the function follows, without a revision.
+    bare = "apiVersion: core.spinkube.dev/v1alpha1\nkind: SpinApp\nmetadata:\n  name: hello\n"
+    task = await finished(api, await api.post("/api/v1/deploy", json=body | {"manifest": bare}))
+    assert task["status"] == "completed"
+    assert len(await _revisions(api, function)) == 1
+    after = await _function(api, function)
+    assert after["latest_task_id"] == task["task_id"] and after["live_revision"] == 1
+    again = await api.post(f"/api/functions/{function['id']}/scale", json={"replicas": 2})
+    assert again.status_code == 202  # the function was released: not held by the bare deploy
