@@ -3,7 +3,7 @@ revisions, rollback and scale (SPEC §9)."""
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Path, Response, status
+from fastapi import APIRouter, Body, Path, Query, Response, status
 
 from app.api.deps import (
     AccessDep,
@@ -72,12 +72,20 @@ async def update_function(
     access: AccessDep,
     repos: TaskReposDep,
     revisions: RevisionsDep,
+    redeploy: Annotated[
+        bool,
+        Query(
+            description="Redeploy a deployed function's live image with new variables or "
+            "replicas (default). false: only store them for the next deploy."
+        ),
+    ] = True,
 ) -> FunctionUpdated:
     """Change settings; a deployed function's new variables or replicas start a redeploy task
     of its live image (`redeploy` in the answer says what happens)."""
     return await service.update_function(
-        access=access, repos=repos, revisions=revisions, function=function, data=data
-    )
+        access=access, repos=repos, revisions=revisions, function=function, data=data,
+        redeploy=redeploy,
+    )  # fmt: skip
 
 
 @router.delete("/functions/{function_id}", status_code=status.HTTP_204_NO_CONTENT)

@@ -4,7 +4,7 @@ from typing import Any
 
 from app.auth.access import Access
 from app.clock import now_iso
-from app.functions import redeploy
+from app.functions import redeploy as redeploys
 from app.functions.cleanup import FunctionCleanup
 from app.functions.models import FunctionRecord
 from app.functions.revisions import RevisionList, RevisionView, view
@@ -61,6 +61,7 @@ async def update_function(
     revisions: RevisionRepository,
     function: FunctionRecord,
     data: FunctionUpdate,
+    redeploy: bool = True,
 ) -> FunctionUpdated:
     """Change description, variables or replicas; a deployed function is redeployed with them.
 
@@ -69,8 +70,9 @@ async def update_function(
     """
     changes: dict[str, Any] = data.model_dump(exclude_unset=True)
     plan = await _redeploy_for(
-        access=access, repos=repos, revisions=revisions, function=function, changes=changes
-    )
+        access=access, repos=repos, revisions=revisions, function=function, changes=changes,
+        redeploy=redeploy,
+    )  # fmt: skip
     changes["updated_at"] = now_iso()
     updated = await repos.functions.update(function=function, changes=changes)
     return FunctionUpdated.model_validate({**render(updated).model_dump(), "redeploy": plan})
@@ -83,22 +85,29 @@ async def _redeploy_for(
     revisions: RevisionRepository,
     function: FunctionRecord,
     changes: dict[str, Any],
+    redeploy: bool,
 ) -> Redeploy:
     if "variables" not in changes and "replicas" not in changes:
         return Redeploy(action="none", message="Only the description changed: nothing to deploy.")
+    if not redeploy and function.live_revision is not None:
+        return Redeploy(
+            action="next_deploy",
+            message=f"Stored only (redeploy=false): revision {function.live_revision} keeps "
+            "running with its settings until the function is deployed again.",
+        )
     if function.live_revision is None:
         return Redeploy(
             action="next_deploy",
             message="The function is not deployed: its next deploy uses these settings.",
         )
-    live = await redeploy.live_revision(revisions=revisions, function=function)
+    live = await redeploys.live_revision(revisions=revisions, function=function)
     variables = changes.get("variables", live.variables)
     replicas = changes.get("replicas", live.replicas)
     if variables == live.variables and replicas == live.replicas:
         return Redeploy(
             action="none", message=f"Revision {live.revision} already runs with these settings."
         )
-    created = await redeploy.apply_settings(
+    created = await redeploys.apply_settings(
         access=access, repos=repos, live=live, function=function, variables=variables,
         replicas=replicas,
     )  # fmt: skip

@@ -225,7 +225,11 @@ async def test_patch_of_a_deployed_functions_settings_redeploys_its_live_image(
 
     unchanged = await api.patch(url, json={"description": "only words"})
     assert unchanged.json()["redeploy"]["action"] == "none"
+    stored_only = await api.patch(url, params={"redeploy": "false"}, json={"replicas": 5})
+    assert stored_only.json()["redeploy"]["action"] == "next_deploy"
+    assert stored_only.json()["replicas"] == 5
     assert len(await _revisions(api, function)) == 3
+    assert _deployed_spec(fake_infra)["replicas"] == 3  # nothing was deployed
 
 
 async def test_null_and_garbage_bodies_are_422_and_write_nothing(
