@@ -40,7 +40,7 @@ from harness import (
 from testing.infra_service import running_registry
 
 NAME = "rollback"
-TITLE = "7. Rollback (POST …/rollback → the old body served, real local runtime)"
+TITLE = "8. Rollback (POST …/rollback → the old body served, real local runtime)"
 INFRA = ROOT / "infra"
 TARGET_SECONDS = 2.0
 SOURCE = """from spin_sdk import http

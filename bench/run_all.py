@@ -15,6 +15,7 @@ import traceback
 from pathlib import Path
 
 import harness
+import invoke
 import pipeline
 import polling
 import real_build
@@ -23,7 +24,7 @@ import runtime_host
 import scale
 import upload
 
-BENCHMARKS = [polling, upload, pipeline, scale, real_build, runtime_host, rollback]
+BENCHMARKS = [polling, upload, pipeline, scale, real_build, runtime_host, invoke, rollback]
 RESULTS = Path(__file__).resolve().parent / "results.md"
 
 

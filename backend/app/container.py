@@ -11,8 +11,11 @@ from app.aws import AwsClients
 from app.config import Settings
 from app.functions.cleanup import FunctionCleanup
 from app.functions.images import ImageClient
+from app.invoke.cache import FunctionCache
+from app.invoke.stats import InvocationRecorder
 from app.storage.api_keys import ApiKeyRepository
 from app.storage.functions import FunctionRepository
+from app.storage.invocation_stats import InvocationStatsRepository
 from app.storage.members import MemberRepository
 from app.storage.objects import ObjectStore
 from app.storage.revisions import RevisionRepository
@@ -36,20 +39,34 @@ class Container:
     tasks: TaskRepository
     objects: ObjectStore
     infra: InfraClient
+    runtime: RuntimeClient
     poller: TaskPoller
     revisions: RevisionRepository
     cleanup: FunctionCleanup
     jwt_verifier: JwtVerifier | None
     roles: RoleCache
+    # Function endpoints (app/invoke): their own client, pool and limits.
+    invoke_http: httpx.AsyncClient
+    invocation_stats: InvocationStatsRepository
+    invocations: InvocationRecorder
+    invocable: FunctionCache
     owner: str = field(default_factory=replica_id)
 
     @classmethod
-    def build(cls, *, settings: Settings, aws: AwsClients, http: httpx.AsyncClient) -> "Container":
+    def build(
+        cls,
+        *,
+        settings: Settings,
+        aws: AwsClients,
+        http: httpx.AsyncClient,
+        invoke_http: httpx.AsyncClient,
+    ) -> "Container":
         table = settings.dynamodb_table
         owner = replica_id()
         tasks = TaskRepository(client=aws.dynamodb, table=table)
         infra = InfraClient(http=http, settings=settings)
         functions = FunctionRepository(client=aws.dynamodb, table=table)
+        stats = InvocationStatsRepository(client=aws.dynamodb, table=table)
         revisions = RevisionRepository(client=aws.dynamodb, table=table)
         objects = ObjectStore(client=aws.s3, bucket=settings.s3_bucket)
         cleanup = FunctionCleanup(
@@ -57,7 +74,6 @@ class Container:
             revisions=revisions,
             objects=objects,
             images=ImageClient(http=http, settings=settings),
-            runtime=RuntimeClient(http=http, settings=settings),
             settings=settings,
         )
         driver = TaskDriver(
@@ -75,11 +91,18 @@ class Container:
             tasks=tasks,
             objects=objects,
             infra=infra,
+            runtime=RuntimeClient(http=http, settings=settings),
             poller=TaskPoller(tasks=tasks, driver=driver, settings=settings, owner=owner),
             revisions=revisions,
             cleanup=cleanup,
             jwt_verifier=_jwt_verifier(settings, http),
             roles=RoleCache(ttl=settings.membership_cache_seconds),
+            invoke_http=invoke_http,
+            invocation_stats=stats,
+            invocations=InvocationRecorder(
+                repository=stats, flush_seconds=settings.invoke_stats_flush_seconds
+            ),
+            invocable=FunctionCache(ttl=settings.invoke_function_cache_seconds),
             owner=owner,
         )
 

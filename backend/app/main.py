@@ -23,6 +23,8 @@ from app.container import Container, infra_http_client
 from app.errors import install_error_handlers
 from app.functions.router import router as functions_router
 from app.health.router import router as health_router
+from app.invoke.proxy import invoke_http_client, is_invoke_path
+from app.invoke.router import router as invoke_router
 from app.logging_setup import configure_logging
 from app.maintenance.sweeper import start_sweeper
 from app.tasks.router import router as tasks_router
@@ -40,8 +42,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         async with AsyncExitStack() as stack:
             aws = await stack.enter_async_context(open_aws_clients(settings))
             http = await stack.enter_async_context(infra_http_client(settings))
-            container = Container.build(settings=settings, aws=aws, http=http)
+            invoke_http = await stack.enter_async_context(invoke_http_client(settings))
+            container = Container.build(
+                settings=settings, aws=aws, http=http, invoke_http=invoke_http
+            )
             app.state.container = container
+            # Invocation figures: flushed every few seconds, and once more on the way out.
+            flusher = asyncio.create_task(container.invocations.run(), name="invocation-stats")
+            stack.push_async_callback(_stop, flusher)
             if settings.pollers_enabled:
                 poller = asyncio.create_task(container.poller.run(), name="task-poller")
                 stack.push_async_callback(_stop, poller)
@@ -70,6 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         default=1024 * 1024,
         upload_limit=settings.max_upload_bytes,
         is_upload=is_upload_path,
+        bounds_itself=is_invoke_path,
     )
     app.add_middleware(AuthenticationMiddleware)
     app.add_middleware(
@@ -87,6 +96,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(workspaces_router)
     app.include_router(functions_router)
     app.include_router(tasks_router)
+    app.include_router(invoke_router)
     app.include_router(access_router)
     mount_console(app)
     return app

@@ -1,8 +1,11 @@
-"""Clean-up of what we own of a function: its objects, registry images, tasks and revisions.
+"""What deleting a function removes besides its record, and what retention prunes.
 
-Three operations:
-- `undeploy`: the function's app at the deploy service (the namespace and name its live
-  revision was deployed as), first step of a delete.
+Every step runs before the record is deleted, so a step that fails (the deploy or push
+service is down: 503) leaves the function in place to be deleted again later, never a running
+app or stored artifacts that no record names. In order: `refuse_while_busy`, `undeploy` (the
+app at the deploy service), then `FunctionCleanup.remove_function`.
+
+`FunctionCleanup` has two operations:
 - `remove_function`: everything of a function, when it is deleted (after it was undeployed):
   the S3 objects under its tasks' prefixes (sources, components, build logs, manifests), the
   registry images its tasks pushed, its task items and its revision items.
@@ -18,18 +21,88 @@ down the delete fails with 503 and nothing is lost — a retry finds everything 
 import logging
 
 from app.config import Settings
-from app.errors import Conflict, ServiceUnavailable
+from app.errors import Conflict
 from app.functions.images import ImageClient
 from app.functions.models import FunctionRecord
 from app.functions.revisions import Revision
 from app.storage import keys
+from app.storage.functions import FunctionRepository
 from app.storage.objects import ObjectStore
 from app.storage.revisions import RevisionRepository
 from app.storage.tasks import TaskRepository
-from app.tasks.infra_client import InfraRejected, InfraUnavailable, RuntimeClient
+from app.tasks.infra_client import RuntimeClient
 from app.tasks.models import TERMINAL, Task
 
 log = logging.getLogger(__name__)
+
+
+def refuse_while_busy(function: FunctionRecord) -> None:
+    """409 TASK_IN_PROGRESS while a task holds the function (it may be deploying it)."""
+    if function.active_task_id:
+        raise Conflict(
+            f"Task {function.active_task_id} of function {function.name!r} is still running; "
+            "delete the function once it has finished.",
+            code="TASK_IN_PROGRESS",
+        )
+
+
+async def deployed_app(
+    *, function: FunctionRecord, tasks: TaskRepository
+) -> tuple[str, str] | None:
+    """(namespace, name) of the function's app at the deploy service, None if it has none.
+
+    A function deployed before its record kept them has an endpoint but no names: they are
+    read from its latest task's deploy result instead.
+    """
+    if function.deployed_namespace and function.deployed_name:
+        return function.deployed_namespace, function.deployed_name
+    if not (function.endpoint and function.latest_task_id):
+        return None
+    task = await tasks.get(task_id=function.latest_task_id)
+    deployment = task.deployment if task is not None else None
+    return (deployment.namespace, deployment.name) if deployment else None
+
+
+async def undeploy(
+    *, runtime: RuntimeClient, tasks: TaskRepository, function: FunctionRecord
+) -> None:
+    """Stop the function's deployed app at the deploy service (idempotent; 503 when down)."""
+    app = await deployed_app(function=function, tasks=tasks)
+    if app is None:
+        return
+    namespace, name = app
+    deleted = await runtime.undeploy(namespace=namespace, name=name)
+    log.info(
+        "function %s undeployed from %s/%s (%s)",
+        function.id,
+        namespace,
+        name,
+        "was running" if deleted else "nothing was there",
+    )
+
+
+async def undeploy_workspace(
+    *,
+    runtime: RuntimeClient,
+    functions: FunctionRepository,
+    tasks: TaskRepository,
+    workspace_id: str,
+) -> None:
+    """Undeploy every function of a workspace; 409 first if any of them is busy."""
+    everything: list[FunctionRecord] = []
+    token: str | None = None
+    while True:
+        page = await functions.list_in_workspace(
+            workspace_id=workspace_id, limit=100, next_token=token
+        )
+        everything.extend(page.items)
+        token = page.next_token
+        if token is None:
+            break
+    for function in everything:
+        refuse_while_busy(function)
+    for function in everything:
+        await undeploy(runtime=runtime, tasks=tasks, function=function)
 
 
 class FunctionCleanup:
@@ -40,10 +113,8 @@ class FunctionCleanup:
         revisions: RevisionRepository,
         objects: ObjectStore,
         images: ImageClient,
-        runtime: RuntimeClient,
         settings: Settings,
     ) -> None:
-        self._runtime = runtime
         self._tasks = tasks
         self._revisions = revisions
         self._objects = objects
@@ -53,27 +124,6 @@ class FunctionCleanup:
     async def ensure_idle(self, *, function: FunctionRecord) -> None:
         """409 while a task of the function runs (it would deploy or push after the delete)."""
         await self._finished_tasks(function)
-
-    async def undeploy(self, *, function: FunctionRecord) -> None:
-        """Remove the function's app where its live revision was deployed (503 if the deploy
-        service cannot be reached: nothing else is deleted then)."""
-        if function.live_revision is None:
-            return
-        live = await self._revisions.get(
-            workspace_id=function.workspace_id,
-            function_id=function.id,
-            number=function.live_revision,
-        )
-        if live is None or not live.namespace or not live.name:
-            return
-        try:
-            removed = await self._runtime.undeploy(namespace=live.namespace, name=live.name)
-        except (InfraUnavailable, InfraRejected) as exc:
-            raise ServiceUnavailable(
-                f"The deploy service could not undeploy the function ({exc}); retry the delete",
-                code="INFRA_UNAVAILABLE",
-            ) from exc
-        log.info("function %s undeployed (%s)", function.id, "removed" if removed else "absent")
 
     async def _finished_tasks(self, function: FunctionRecord) -> list[Task]:
         tasks = await self._tasks.all_of_function(

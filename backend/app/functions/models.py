@@ -14,3 +14,7 @@ class FunctionRecord(Function):
     active_task_id: str | None = None
     # How many revisions were recorded: the next one is numbered revision_count + 1.
     revision_count: int = Field(default=0, ge=0)
+    # What the last completed deploy made: the app (namespace, name) at the deploy service,
+    # which invoke calls through `endpoint` and delete undeploys. Cleared on undeploy.
+    deployed_namespace: str | None = None
+    deployed_name: str | None = None

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Body, Path, Query, Response, status
 
 from app.api.deps import (
     AccessDep,
-    CleanupDep,
+    ContainerDep,
     FunctionDep,
     FunctionsDep,
     RevisionsDep,
@@ -90,10 +90,21 @@ async def update_function(
 
 @router.delete("/functions/{function_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_function(
-    function: FunctionDep, functions: FunctionsDep, cleanup: CleanupDep
+    function: FunctionDep, functions: FunctionsDep, container: ContainerDep
 ) -> None:
-    """Delete a function with its sources, artifacts, manifests, logs, images and revisions."""
-    await service.delete_function(functions=functions, cleanup=cleanup, function=function)
+    """Undeploy the function, then delete it with its sources, artifacts, manifests, logs,
+    registry images, tasks and revisions (409 TASK_IN_PROGRESS while a task runs; 503 and the
+    function kept when the deploy or push service cannot be reached)."""
+    await service.delete_function(
+        functions=functions,
+        runtime=container.runtime,
+        tasks=container.tasks,
+        stats=container.invocation_stats,
+        artifacts=container.cleanup,
+        function=function,
+    )
+    container.invocable.forget(function.id)
+    container.invocations.forget(function.id)
 
 
 @router.get("/functions/{function_id}/revisions", response_model=RevisionList)

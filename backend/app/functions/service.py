@@ -4,6 +4,7 @@ from typing import Any
 
 from app.auth.access import Access
 from app.clock import now_iso
+from app.functions import cleanup
 from app.functions import redeploy as redeploys
 from app.functions.cleanup import FunctionCleanup
 from app.functions.models import FunctionRecord
@@ -18,7 +19,10 @@ from app.functions.schemas import (
 )
 from app.ids import new_id
 from app.storage.functions import FunctionRepository
+from app.storage.invocation_stats import InvocationStatsRepository
 from app.storage.revisions import RevisionRepository, revision_not_found
+from app.storage.tasks import TaskRepository
+from app.tasks.infra_client import RuntimeClient
 from app.tasks.service import TaskRepos
 from app.workspaces.models import WorkspaceRecord
 
@@ -124,14 +128,22 @@ async def _redeploy_for(
 
 
 async def delete_function(
-    *, functions: FunctionRepository, cleanup: FunctionCleanup, function: FunctionRecord
+    *,
+    functions: FunctionRepository,
+    runtime: RuntimeClient,
+    tasks: TaskRepository,
+    stats: InvocationStatsRepository,
+    artifacts: FunctionCleanup,
+    function: FunctionRecord,
 ) -> None:
-    """Delete a function: undeploy it, remove its objects, images, tasks and revisions, then
-    it (its name freed)."""
-    await cleanup.ensure_idle(function=function)
-    await cleanup.undeploy(function=function)
-    await cleanup.remove_function(function=function)
+    """Undeploy a function, remove its objects, images, tasks and revisions, then delete it
+    and free its name (409 while a task runs)."""
+    cleanup.refuse_while_busy(function)
+    await artifacts.ensure_idle(function=function)
+    await cleanup.undeploy(runtime=runtime, tasks=tasks, function=function)
+    await artifacts.remove_function(function=function)
     await functions.delete(function=function)
+    await stats.delete(workspace_id=function.workspace_id, function_id=function.id)
 
 
 async def list_revisions(

@@ -11,6 +11,7 @@ Item layout (SPEC §3), all in partition `WS#{workspace_id}`:
 | function        | `FN#{function_id}`  | IdIndex: `FN#{function_id}`                  |
 | function name   | `FNNAME#{name}`     | (guard item: names are unique per workspace) |
 | revision        | `REV#{function_id}#{n:08d}` | (a function's deploys, immutable; newest last) |
+| invocation stats| `FNSTATS#{function_id}` | (counters and a duration histogram, ADDed) |
 | build task      | `BUILD#{task_id}`   | IdIndex: `TASK#{task_id}`; DueIndex while active |
 | idempotency key | `IDEM#{sha256(key)}`| (expires through the `ttl` attribute)        |
 
@@ -53,6 +54,7 @@ DUE_SHARDS = 8
 META = "META"
 FUNCTION_PREFIX = "FN#"
 FUNCTION_NAME_PREFIX = "FNNAME#"
+FUNCTION_STATS_PREFIX = "FNSTATS#"
 TASK_PREFIX = "BUILD#"
 IDEMPOTENCY_PREFIX = "IDEM#"
 MEMBER_PREFIX = "MEMBER#"
@@ -112,6 +114,11 @@ def revision_key(workspace_id: str, function_id: str, number: int) -> dict[str, 
 def function_revisions(function_id: str) -> str:
     """The sort-key prefix of every revision of a function (not a prefix of any other's)."""
     return f"{REVISION_PREFIX}{function_id}#"
+
+
+def function_stats_key(workspace_id: str, function_id: str) -> dict[str, str]:
+    """A function's invocation figures (app.storage.invocation_stats)."""
+    return {PK: workspace_pk(workspace_id), SK: f"{FUNCTION_STATS_PREFIX}{function_id}"}
 
 
 def task_key(workspace_id: str, task_id: str) -> dict[str, str]:

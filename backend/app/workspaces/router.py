@@ -6,7 +6,7 @@ from fastapi import APIRouter, Query, status
 
 from app.api.deps import (
     CallerDep,
-    CleanupDep,
+    ContainerDep,
     FunctionsDep,
     MembersDep,
     ObjectsDep,
@@ -63,7 +63,7 @@ async def delete_workspace(
     workspaces: WorkspacesDep,
     functions: FunctionsDep,
     objects: ObjectsDep,
-    cleanup: CleanupDep,
+    container: ContainerDep,
     cascade: Annotated[
         bool, Query(description="Also delete the workspace's functions, tasks and sources.")
     ] = False,
@@ -73,7 +73,9 @@ async def delete_workspace(
         workspaces=workspaces,
         functions=functions,
         objects=objects,
-        cleanup=cleanup,
+        runtime=container.runtime,
+        tasks=container.tasks,
+        artifacts=container.cleanup,
         workspace=workspace,
         cascade=cascade,
     )

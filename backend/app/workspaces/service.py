@@ -5,13 +5,16 @@ from typing import Any
 from app.auth.principal import Principal
 from app.clock import now_iso
 from app.errors import Conflict, Forbidden
+from app.functions import cleanup
 from app.functions.cleanup import FunctionCleanup
 from app.ids import new_id
 from app.storage import keys
 from app.storage.functions import FunctionRepository
 from app.storage.members import MemberRepository
 from app.storage.objects import ObjectStore
+from app.storage.tasks import TaskRepository
 from app.storage.workspaces import WorkspaceRepository
+from app.tasks.infra_client import RuntimeClient
 from app.workspaces.models import WorkspaceRecord
 from app.workspaces.schemas import Workspace, WorkspaceCreate, WorkspaceList, WorkspaceUpdate
 
@@ -73,35 +76,36 @@ async def delete_workspace(
     workspaces: WorkspaceRepository,
     functions: FunctionRepository,
     objects: ObjectStore,
-    cleanup: FunctionCleanup,
+    runtime: RuntimeClient,
+    tasks: TaskRepository,
+    artifacts: FunctionCleanup,
     workspace: WorkspaceRecord,
     cascade: bool,
 ) -> None:
     """Delete a workspace; with functions in it only when `cascade` is set.
 
-    Each function is cleaned up as its own delete does (objects, images, tasks, revisions)
-    before the workspace's items go.
+    Each function is undeployed and cleaned up as its own delete does (objects, images, tasks,
+    revisions) before the workspace's items go.
     """
     if not cascade and await functions.any_in_workspace(workspace_id=workspace.id):
         raise Conflict(
             "The workspace still has functions; delete them first or pass cascade=true",
             code="WORKSPACE_NOT_EMPTY",
         )
-    doomed = []
+    # A running app of a function about to vanish would be an orphan no one can stop.
+    await cleanup.undeploy_workspace(
+        runtime=runtime, functions=functions, tasks=tasks, workspace_id=workspace.id
+    )
     token: str | None = None
-    while cascade:
+    while True:  # then what we own of each: objects, images, tasks, revisions
         page = await functions.list_in_workspace(
             workspace_id=workspace.id, limit=100, next_token=token
         )
-        doomed.extend(page.items)
-        if page.next_token is None:
-            break
+        for function in page.items:
+            await artifacts.remove_function(function=function)
         token = page.next_token
-    for function in doomed:  # all idle before anything goes
-        await cleanup.ensure_idle(function=function)
-    for function in doomed:
-        await cleanup.undeploy(function=function)
-        await cleanup.remove_function(function=function)
+        if token is None:
+            break
     # Everything but the workspace item first: a crash half-way leaves a workspace that can
     # be deleted again, never orphaned items without their workspace.
     await workspaces.delete_contents(workspace_id=workspace.id)

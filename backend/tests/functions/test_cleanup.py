@@ -38,11 +38,11 @@ async def test_delete_removes_the_functions_objects_images_tasks_and_revisions_o
     task_ids = [task["task_id"] for task in tasks]
     assert any(task_ids[0] in key for key in stored.object_keys())
 
-    assert ("default", "hello") in fake_infra.deployed_apps
+    assert ("default", "hello") in set(fake_infra.runtime.apps)
     answer = await api.delete(f"/api/functions/{function['id']}")
     assert answer.status_code == 204, answer.text
 
-    assert fake_infra.deployed_apps == {("default", "other")}  # undeployed, the other not
+    assert set(fake_infra.runtime.apps) == {("default", "other")}  # undeployed, the other not
     keys = stored.object_keys()
     assert not [key for key in keys if any(task_id in key for task_id in task_ids)]
     assert set(unrelated) <= keys
@@ -63,7 +63,7 @@ async def test_a_workspace_deleted_with_cascade_leaves_nothing_of_its_functions(
     stored.put("unrelated/keep.txt")
     answer = await api.delete(f"/api/workspaces/{function['workspace_id']}?cascade=true")
     assert answer.status_code == 204, answer.text
-    assert fake_infra.deployed_apps == set()
+    assert set(fake_infra.runtime.apps) == set()
     assert stored.object_keys() == {"unrelated/keep.txt"}
     assert _image(task["result"]["image_url"]) not in fake_infra.images
     assert stored.items_naming(function["workspace_id"]) == []
