@@ -13,7 +13,6 @@ from app.auth.access import Access
 from app.auth.principal import Principal
 from app.config import Settings
 from app.container import Container
-from app.functions.cleanup import FunctionCleanup
 from app.functions.models import FunctionRecord
 from app.storage.api_keys import ApiKeyRepository
 from app.storage.functions import FunctionRepository
@@ -123,10 +122,6 @@ async def get_revisions(container: ContainerDep) -> RevisionRepository:
     return container.revisions
 
 
-async def get_cleanup(container: ContainerDep) -> FunctionCleanup:
-    return container.cleanup
-
-
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 WorkspacesDep = Annotated[WorkspaceRepository, Depends(get_workspaces)]
 FunctionsDep = Annotated[FunctionRepository, Depends(get_functions)]
@@ -135,4 +130,3 @@ ApiKeysDep = Annotated[ApiKeyRepository, Depends(get_api_keys)]
 ObjectsDep = Annotated[ObjectStore, Depends(get_objects)]
 TaskReposDep = Annotated[TaskRepos, Depends(get_task_repos)]
 RevisionsDep = Annotated[RevisionRepository, Depends(get_revisions)]
-CleanupDep = Annotated[FunctionCleanup, Depends(get_cleanup)]
