@@ -79,6 +79,8 @@ async def test_two_builds_rollback_scale_and_delete_on_the_local_runtime(moto_se
             assert (await _served(endpoint, "one")).text == "one"
             print(f"\nrollback → revision 1's body served: {time.monotonic() - started:.2f} s")
             await _done(api, rollback)
+            invoked = await api.get(f"{url}/invoke/")  # through the API, as users invoke it
+            assert (invoked.status_code, invoked.text) == (200, "one")
             revisions = (await api.get(f"{url}/revisions")).json()["items"]
             assert [(r["revision"], r["reason"], r["live"]) for r in revisions] == [
                 (3, "rollback", True), (2, "deploy", False), (1, "deploy", False),
@@ -89,6 +91,9 @@ async def test_two_builds_rollback_scale_and_delete_on_the_local_runtime(moto_se
             stopped = await _served(endpoint, "")
             assert stopped.status_code == 503, stopped.text
             assert stopped.json()["code"] == "FUNCTION_SCALED_TO_ZERO"
+            invoked = await api.get(f"{url}/invoke/")
+            assert invoked.status_code == 503, invoked.text
+            assert invoked.json()["code"] == "FUNCTION_SCALED_TO_ZERO"
             await _done(api, await api.post(f"{url}/scale", json={"replicas": 2}))
             assert (await _served(endpoint, "one")).text == "one"
             async with httpx.AsyncClient(base_url=infra.url, headers=infra.headers) as service:
