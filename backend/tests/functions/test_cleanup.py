@@ -132,3 +132,27 @@ async def test_retention_removes_old_revisions_artifacts_and_keeps_their_records
         # Revision 4 runs revision 2's image: retention (2) keeps 3 and 4, so 2's image stays.
         assert _image(tasks[1]["result"]["image_url"]) in fake_infra.images
         assert [key for key in stored.object_keys() if kept[0] in key]
+
+
+async def test_images_of_another_registry_or_repository_are_never_asked_to_be_deleted(
+    api: httpx.AsyncClient, function: dict[str, Any], fake_infra: FakeInfraService
+) -> None:
+    await deploy(api, function, "one")
+    foreign = [
+        "elsewhere.example/faas-functions@sha256:" + "c" * 64,  # our repository's name, not ours
+        "registry.fake.test/someone-else@sha256:" + "d" * 64,  # our registry, another repository
+    ]
+    body = {"workspace_id": function["workspace_id"], "function_id": function["id"]}
+    for image in foreign:
+        manifest = (
+            "apiVersion: core.spinkube.dev/v1alpha1\nkind: SpinApp\nmetadata:\n  name: hello\n"
+            f"spec:\n  image: {image}\n  replicas: 1\n"
+        )
+        answer = await api.post(
+            "/api/v1/deploy", json=body | {"app_name": "hello", "manifest": manifest}
+        )
+        assert (await finished(api, answer))["status"] == "completed"
+    assert (await api.delete(f"/api/functions/{function['id']}")).status_code == 204
+    deleted = fake_infra.image_deletions
+    assert [repository for repository, _ in deleted] == ["faas-functions"]  # only our own
+    assert not {reference for _, reference in deleted} & {i.partition("@")[2] for i in foreign}
