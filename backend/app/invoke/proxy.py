@@ -14,6 +14,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from urllib.parse import quote
 
 import httpx
 from starlette.requests import ClientDisconnect, Request
@@ -114,7 +115,7 @@ async def forward(
     """Send the request to `endpoint` + `/path` and build the answer to our caller."""
     started = time.perf_counter()
     deadline = started + limits.timeout_seconds
-    url = endpoint.rstrip("/") + "/" + path.lstrip("/")
+    url = endpoint.rstrip("/") + "/" + _raw_rest(request, path)
     query = request.scope.get("query_string", b"")
     if query:
         url += "?" + query.decode("latin-1")
@@ -150,6 +151,16 @@ async def forward(
     except BaseException:
         await upstream.aclose()
         raise
+
+
+def _raw_rest(request: Request, path: str) -> str:
+    """The path after `/invoke/` as the caller sent it (still percent-encoded: `%2F` stays one
+    segment), or `path` re-encoded when the server gave no raw path."""
+    raw = request.scope.get("raw_path")
+    if raw:
+        parts = raw.split(b"/", 5)  # "", "api", "functions", id, "invoke", rest
+        return parts[5].decode("latin-1") if len(parts) > 5 else ""
+    return quote(path.lstrip("/"), safe="/:@!$&'()*+,;=-._~")
 
 
 async def _request_body(request: Request, limit: int) -> bytes | AsyncIterator[bytes]:
