@@ -31,8 +31,8 @@ class Revision(BaseModel):
     function_id: str
     workspace_id: str
     reason: DeployReason = "deploy"
-    source_revision: int | None = None  # rollback: the revision returned to; scale/settings:
-    # the live one that was changed
+    # Rollback: the revision returned to; scale and settings: the live one that was changed.
+    source_revision: int | None = None
     image_url: str
     manifest: str
     manifest_path: str | None = None
