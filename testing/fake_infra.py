@@ -12,6 +12,9 @@ models as the real service, answers are the same job views, errors the same prob
 Behaviour is set per kind ("build", "push", "scaffold", "deploy"; None for all) and optionally
 per app_name; the most specific setting wins. A job's outcome is fixed when it is created.
 Every setter and counter is safe to use from any thread while requests are being served.
+
+The push service's image call (`DELETE /v1/images/{repository}/{reference}`) acts on what the
+push jobs pushed: `infra.images` lists what is left, `infra.image_deletions` what was asked.
 """
 
 import json
