@@ -9,6 +9,10 @@ models as the real service, answers are the same job views, errors the same prob
         ...                              # point the backend's *_SERVICE_URLs at infra.url
         assert infra.jobs_created_per_key["task-1:build"] == 1
 
+`DELETE /v1/namespaces/{namespace}` (a workspace's namespace, docs/contract.md) answers
+`{namespace, deleted}` — deleted when a deploy job targeted it — and is counted in
+`namespace_deletions`; faults of kind "deploy" apply to it.
+
 Behaviour is set per kind ("build", "push", "scaffold", "deploy"; None for all) and optionally
 per app_name; the most specific setting wins. A job's outcome is fixed when it is created.
 Every setter and counter is safe to use from any thread while requests are being served.
@@ -18,6 +22,7 @@ push jobs pushed: `infra.images` lists what is left, `infra.image_deletions` wha
 """
 
 import json
+import re
 import threading
 import time
 from collections import Counter, defaultdict
@@ -53,6 +58,7 @@ from testing.fake_runtime import FakeRuntime
 __all__ = ["FakeInfraService", "Outcome", "RequestRecord"]
 
 _MAX_BODY = 1 << 20
+_NAMESPACE = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 _T = TypeVar("_T")
 Answer = tuple[int, dict[str, Any]]
 
@@ -174,6 +180,8 @@ class FakeInfraService:
             self._bodies: dict[str, list[dict[str, Any]]] = defaultdict(list)
             self._deleted_images: set[str] = set()
             self._image_deletions: list[tuple[str, str]] = []
+            self._namespace_deletions: list[str] = []
+            self._deleted_namespaces: set[str] = set()
 
     def succeed_after(
         self, kind: str | None, polls: int = 1, *, app_name: str | None = None
@@ -285,6 +293,12 @@ class FakeInfraService:
         with self._lock:
             return len(self._requests)
 
+    @property
+    def namespace_deletions(self) -> list[str]:
+        """The namespaces `DELETE /v1/namespaces/{namespace}` was handled for, oldest first."""
+        with self._lock:
+            return list(self._namespace_deletions)
+
     def submissions(self, kind: str) -> list[dict[str, Any]]:
         """Bodies of the POSTs of `kind` that were handled, oldest first."""
         with self._lock:
@@ -301,6 +315,9 @@ class FakeInfraService:
         parts = path.strip("/").split("/")
         if parts[:2] == ["v1", "images"]:
             return self._image_call(request.command, parts[2:], path)
+        if request.command == "DELETE" and len(parts) == 3 and parts[:2] == ["v1", "namespaces"]:
+            namespace = parts[2]
+            return self._guarded("deploy", None, None, lambda: self._delete_namespace(namespace))
         answer = _serve_runtime(self, request, parts)
         if answer is not None:
             return answer
@@ -441,6 +458,17 @@ class FakeInfraService:
             self._deleted_images |= gone
         body = ImageDeletion(repository=repository, reference=reference, deleted=bool(gone))
         return 200, body.model_dump(mode="json")
+
+    def _delete_namespace(self, namespace: str) -> Answer:
+        if not _NAMESPACE.fullmatch(namespace):
+            return _problem(422, "VALIDATION_ERROR", "the namespace must be a DNS label")
+        with self._lock:
+            self._namespace_deletions.append(namespace)
+            targeted = any(body.get("namespace") == namespace for body in self._bodies["deploy"])
+            deleted = targeted and namespace not in self._deleted_namespaces
+            self._deleted_namespaces.add(namespace)
+        deleted = self.runtime.forget_namespace(namespace) or deleted
+        return 200, {"namespace": namespace, "deleted": deleted}
 
     def _poll(self, kind: StageName, job_id: str) -> Answer:
         with self._lock:

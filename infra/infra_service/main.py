@@ -21,7 +21,13 @@ from infra_service.image_routes import routers as image_routers
 from infra_service.images import ImageRemover
 from infra_service.jobs import JobStore
 from infra_service.logging_setup import configure_logging
-from infra_service.push import Pusher, ecr_credentials, static_credentials
+from infra_service.push import (
+    Pusher,
+    RepositoryMaker,
+    ecr_credentials,
+    ecr_repository_maker,
+    static_credentials,
+)
 from infra_service.routes import health, routers
 from infra_service.runtime.oneshot import OneShotRunner
 from infra_service.runtime.store import RuntimeStore
@@ -58,10 +64,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             httpx.AsyncClient(timeout=httpx.Timeout(60.0, connect=5.0), follow_redirects=True)
         )
         ecr = None
+        make_repository: RepositoryMaker | None = None
         if settings.registry_uses_ecr:
             ecr = await stack.enter_async_context(session.client("ecr", **_aws_options(settings)))
             credentials = ecr_credentials(ecr_client=ecr)
-        else:
+            make_repository = ecr_repository_maker(ecr_client=ecr)
+        else:  # an OCI registry (docker-registry) makes a repository on its first push
             credentials = static_credentials(settings)
         app.state.images = ImageRemover(
             settings=settings, http=http, credentials=credentials, ecr=ecr
@@ -81,7 +89,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             ),
             compile_slots=asyncio.Semaphore(settings.build_concurrency),
         )
-        pusher = Pusher(settings=settings, objects=objects, http=http, credentials=credentials)
+        pusher = Pusher(
+            settings=settings,
+            objects=objects,
+            http=http,
+            credentials=credentials,
+            make_repository=make_repository,
+        )
         target = create_target(settings, http=http, credentials=credentials)
         await target.start()
         stack.push_async_callback(target.stop)

@@ -13,9 +13,10 @@ app at the deploy service), then `FunctionCleanup.remove_function`.
   `revision_retention` (objects and images that no kept revision uses); their records stay,
   marked `artifacts_removed`.
 
-Only our own S3 prefixes (app.storage.keys) in our bucket, and images in our own registry and
-repository (ImageClient.own_image) are ever touched. Images go first: if the push service is
-down the delete fails with 503 and nothing is lost — a retry finds everything still listed.
+Only our own S3 prefixes (app.storage.keys) in our bucket, and images in our own registry under
+the function's workspace's repositories (ImageClient.own_image) are ever touched. Images go
+first: if the push service is down the delete fails with 503 and nothing is lost — a retry
+finds everything still listed.
 """
 
 import logging
@@ -144,7 +145,7 @@ class FunctionCleanup:
         images = {
             image
             for url in [task.image_url for task in tasks] + [r.image_url for r in revisions]
-            if (image := self._images.own_image(url)) is not None
+            if (image := self._images.own_image(url, workspace_id=workspace_id)) is not None
         }
         for repository, reference in sorted(images):
             await self._images.delete(repository=repository, reference=reference)
@@ -175,9 +176,14 @@ class FunctionCleanup:
         if not expired:
             return
         kept_objects = {key for r in kept for key in self._object_keys(r)}
-        kept_images = {image for r in kept if (image := self._images.own_image(r.image_url))}
+        workspace_id = revision.workspace_id
+        kept_images = {
+            image
+            for r in kept
+            if (image := self._images.own_image(r.image_url, workspace_id=workspace_id))
+        }
         for old in expired:
-            image = self._images.own_image(old.image_url)
+            image = self._images.own_image(old.image_url, workspace_id=workspace_id)
             if image is not None and image not in kept_images:
                 await self._images.delete(repository=image[0], reference=image[1])
             objects = [key for key in self._object_keys(old) if key not in kept_objects]

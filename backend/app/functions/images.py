@@ -1,7 +1,8 @@
 """The push service's image call (docs/contract.md, "Deleting images"): one small client.
 
-Only images of our own registry and repository (settings `ecr_registry_url`,
-`ecr_repository`) are ever asked for: `own_image` says which those are.
+Only images of our own registry, in the repositories of the function's own workspace
+(`{ecr_repository}/{workspace short id}/…`, app.storage.keys), are ever asked for:
+`own_image` says which those are.
 """
 
 import logging
@@ -11,6 +12,7 @@ from pydantic import ValidationError
 
 from app.config import Settings
 from app.errors import ServiceUnavailable
+from app.storage import keys
 from contract.images import ImageDeletion, image_path, split_image_url
 
 log = logging.getLogger(__name__)
@@ -28,13 +30,15 @@ class ImageClient:
             "Authorization": f"Bearer {settings.infra_service_token.get_secret_value()}"
         }
 
-    def own_image(self, image_url: str | None) -> tuple[str, str] | None:
-        """(repository, reference) of an image in our registry and repository, else None."""
+    def own_image(self, image_url: str | None, *, workspace_id: str) -> tuple[str, str] | None:
+        """(repository, reference) of an image in our registry under the workspace's own
+        repositories, else None."""
         parts = split_image_url(image_url or "")
         if parts is None:
             return None
         registry, repository, reference = parts
-        if registry != self._registry or repository != self._repository:
+        prefix = keys.workspace_repository_prefix(workspace_id, self._repository)
+        if registry != self._registry or not repository.startswith(prefix):
             return None
         return repository, reference
 

@@ -16,6 +16,7 @@ from app.storage.tasks import TaskRepository
 from app.storage.workspaces import WorkspaceRepository
 from app.tasks.infra_client import RuntimeClient
 from app.workspaces.models import WorkspaceRecord
+from app.workspaces.namespaces import NamespaceClient, remove_workspace_namespace
 from app.workspaces.schemas import Workspace, WorkspaceCreate, WorkspaceList, WorkspaceUpdate
 
 
@@ -79,6 +80,7 @@ async def delete_workspace(
     runtime: RuntimeClient,
     tasks: TaskRepository,
     artifacts: FunctionCleanup,
+    namespaces: NamespaceClient,
     workspace: WorkspaceRecord,
     cascade: bool,
 ) -> None:
@@ -106,6 +108,9 @@ async def delete_workspace(
         token = page.next_token
         if token is None:
             break
+    # Then the namespace, with whatever else runs there (apps deployed without a function):
+    # the deploy service unavailable (503) keeps the workspace whole, to be deleted again.
+    await remove_workspace_namespace(namespaces=namespaces, workspace_id=workspace.id)
     # Everything but the workspace item first: a crash half-way leaves a workspace that can
     # be deleted again, never orphaned items without their workspace.
     await workspaces.delete_contents(workspace_id=workspace.id)
