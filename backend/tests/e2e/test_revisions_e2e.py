@@ -97,17 +97,19 @@ async def test_two_builds_rollback_scale_and_delete_on_the_local_runtime(moto_se
             await _done(api, await api.post(f"{url}/scale", json={"replicas": 2}))
             assert (await _served(endpoint, "one")).text == "one"
             async with httpx.AsyncClient(base_url=infra.url, headers=infra.headers) as service:
-                app = (await service.get("/v1/deployments/default/flip")).json()
+                namespace = revisions[0]["namespace"]
+                app = (await service.get(f"/v1/deployments/{namespace}/flip")).json()
                 assert (app["replicas"], app["ready_replicas"]) == (2, 2)
 
                 assert (await api.delete(url)).status_code == 204
-                gone = await service.get("/v1/deployments/default/flip")
+                gone = await service.get(f"/v1/deployments/{namespace}/flip")
                 assert gone.status_code == 404
             async with httpx.AsyncClient(trust_env=False) as http:
                 assert (await http.get(f"{endpoint}/")).status_code == 404
                 for task in deploys:
                     digest = task["result"]["image_url"].partition("@")[2]
-                    manifest = f"{registry.url}/v2/{REPOSITORY}/manifests/{digest}"
+                    repository = task["result"]["image_url"].partition("/")[2].partition("@")[0]
+                    manifest = f"{registry.url}/v2/{repository}/manifests/{digest}"
                     assert (await http.head(manifest)).status_code == 404
             s3 = boto3.client(
                 "s3", endpoint_url=moto_server, region_name="us-east-1",

@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 
 from app.config import Settings
+from app.storage import keys
 from testing.fake_infra import FakeInfraService
 from tests.conftest import create_function, with_overrides
 from tests.functions.conftest import Stored, deploy, finished
@@ -38,15 +39,16 @@ async def test_delete_removes_the_functions_objects_images_tasks_and_revisions_o
     task_ids = [task["task_id"] for task in tasks]
     assert any(task_ids[0] in key for key in stored.object_keys())
 
-    assert ("default", "hello") in set(fake_infra.runtime.apps)
+    namespace = keys.workspace_namespace(function["workspace_id"], "faas-")
+    assert (namespace, "hello") in set(fake_infra.runtime.apps)
     answer = await api.delete(f"/api/functions/{function['id']}")
     assert answer.status_code == 204, answer.text
 
-    assert set(fake_infra.runtime.apps) == {("default", "other")}  # undeployed, the other not
-    keys = stored.object_keys()
-    assert not [key for key in keys if any(task_id in key for task_id in task_ids)]
-    assert set(unrelated) <= keys
-    assert any(kept_task["task_id"] in key for key in keys)  # the other function's objects
+    assert set(fake_infra.runtime.apps) == {(namespace, "other")}  # undeployed, the other not
+    left = stored.object_keys()
+    assert not [key for key in left if any(task_id in key for task_id in task_ids)]
+    assert set(unrelated) <= left
+    assert any(kept_task["task_id"] in key for key in left)  # the other function's objects
     assert not ours & fake_infra.images
     assert _image(kept_task["result"]["image_url"]) in fake_infra.images
     assert stored.items_naming(function["id"]) == []
@@ -113,12 +115,12 @@ async def test_retention_removes_old_revisions_artifacts_and_keeps_their_records
         assert [(i["revision"], i["artifacts_removed"]) for i in items] == [
             (3, False), (2, False), (1, True),
         ]  # fmt: skip
-        keys = stored.object_keys()
+        left = stored.object_keys()
         first, kept = tasks[0]["task_id"], [task["task_id"] for task in tasks[1:]]
-        assert not [key for key in keys if first in key]
+        assert not [key for key in left if first in key]
         for task_id in kept:
-            assert [key for key in keys if task_id in key]
-        assert "unrelated/keep.txt" in keys
+            assert [key for key in left if task_id in key]
+        assert "unrelated/keep.txt" in left
         images = fake_infra.images
         assert _image(tasks[0]["result"]["image_url"]) not in images
         assert {_image(task["result"]["image_url"]) for task in tasks[1:]} <= images
@@ -134,25 +136,34 @@ async def test_retention_removes_old_revisions_artifacts_and_keeps_their_records
         assert [key for key in stored.object_keys() if kept[0] in key]
 
 
-async def test_images_of_another_registry_or_repository_are_never_asked_to_be_deleted(
-    api: httpx.AsyncClient, function: dict[str, Any], fake_infra: FakeInfraService
+async def test_images_of_another_registry_or_workspace_are_never_asked_to_be_deleted(
+    fast_settings: Settings, fake_infra: FakeInfraService
 ) -> None:
-    await deploy(api, function, "one")
-    foreign = [
-        "elsewhere.example/faas-functions@sha256:" + "c" * 64,  # our repository's name, not ours
-        "registry.fake.test/someone-else@sha256:" + "d" * 64,  # our registry, another repository
-    ]
-    body = {"workspace_id": function["workspace_id"], "function_id": function["id"]}
-    for image in foreign:
+    allowed = with_overrides(fast_settings, allowed_image_registries=["elsewhere.example"])
+    async with running_backend(allowed) as api:
+        workspace = (await api.post("/api/workspaces", json={"name": "team"})).json()
+        function = await create_function(api, workspace["id"])
+        other = (await api.post("/api/workspaces", json={"name": "other"})).json()
+        await deploy(api, await create_function(api, other["id"]), "theirs")
+        await deploy(api, function, "one")
+        # Our repository's name in another registry (allowed to deploy from, not ours).
+        foreign = "elsewhere.example/faas-functions@sha256:" + "c" * 64
         manifest = (
             "apiVersion: core.spinkube.dev/v1alpha1\nkind: SpinApp\nmetadata:\n  name: hello\n"
-            f"spec:\n  image: {image}\n  replicas: 1\n"
+            f"spec:\n  image: {foreign}\n  replicas: 1\n"
         )
+        body = {"workspace_id": workspace["id"], "function_id": function["id"]}
         answer = await api.post(
             "/api/v1/deploy", json=body | {"app_name": "hello", "manifest": manifest}
         )
         assert (await finished(api, answer))["status"] == "completed"
-    assert (await api.delete(f"/api/functions/{function['id']}")).status_code == 204
+        theirs = {
+            image for image in fake_infra.images if keys.workspace_short_id(other["id"]) in image
+        }
+        assert len(theirs) == 1
+        assert (await api.delete(f"/api/functions/{function['id']}")).status_code == 204
+    mine = keys.workspace_repository_prefix(workspace["id"], "faas-functions")
     deleted = fake_infra.image_deletions
-    assert [repository for repository, _ in deleted] == ["faas-functions"]  # only our own
-    assert not {reference for _, reference in deleted} & {i.partition("@")[2] for i in foreign}
+    assert deleted and all(repository.startswith(mine) for repository, _ in deleted)
+    assert "c" * 64 not in str(deleted)
+    assert theirs <= fake_infra.images  # the other workspace's image is still there

@@ -5,6 +5,7 @@ from typing import Any
 import httpx
 import yaml
 
+from app.storage import keys
 from testing.fake_infra import FakeInfraService
 from tests.functions.conftest import deploy, finished
 from tests.tasks.conftest import wait_for_task
@@ -265,7 +266,8 @@ async def test_null_and_garbage_bodies_are_422_and_write_nothing(
 async def test_a_hand_written_manifest_deployed_for_a_function_is_a_revision_too(
     api: httpx.AsyncClient, function: dict[str, Any]
 ) -> None:
-    image = "registry.fake.test/faas-functions@sha256:" + "b" * 64
+    repository = keys.workspace_repository(function["workspace_id"], "faas-functions", "hello")
+    image = f"registry.fake.test/{repository}@sha256:" + "b" * 64
     manifest = (
         "apiVersion: core.spinkube.dev/v1alpha1\nkind: SpinApp\nmetadata:\n  name: hello\n"
         f"spec:\n  image: {image}\n  replicas: 1\n"
