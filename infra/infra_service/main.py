@@ -17,6 +17,8 @@ from infra_service.cache import BuildCache, LocalComponents
 from infra_service.config import Environment, Settings
 from infra_service.deploy import create_target
 from infra_service.errors import install_error_handlers
+from infra_service.image_routes import routers as image_routers
+from infra_service.images import ImageRemover
 from infra_service.jobs import JobStore
 from infra_service.logging_setup import configure_logging
 from infra_service.push import (
@@ -61,6 +63,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         http = await stack.enter_async_context(
             httpx.AsyncClient(timeout=httpx.Timeout(60.0, connect=5.0), follow_redirects=True)
         )
+        ecr = None
         make_repository: RepositoryMaker | None = None
         if settings.registry_uses_ecr:
             ecr = await stack.enter_async_context(session.client("ecr", **_aws_options(settings)))
@@ -68,6 +71,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             make_repository = ecr_repository_maker(ecr_client=ecr)
         else:  # an OCI registry (docker-registry) makes a repository on its first push
             credentials = static_credentials(settings)
+        app.state.images = ImageRemover(
+            settings=settings, http=http, credentials=credentials, ecr=ecr
+        )
 
         scratch = settings.scratch_dir
         scratch.mkdir(parents=True, exist_ok=True)
@@ -155,6 +161,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     install_error_handlers(app)
     app.include_router(health)
-    for router in [*routers, *app_routers]:
+    for router in [*routers, *app_routers, *image_routers]:
         app.include_router(router)
     return app
