@@ -188,6 +188,12 @@ async def test_scale_to_zero_stops_and_scale_to_two_runs_two(
     assert {item["image_url"] for item in items} == {image}
     assert len(fake_infra.submissions("build")) == 1
 
+    # New code for a function scaled to zero starts it with one replica.
+    await finished(api, await api.post(url, json={"replicas": 0}))
+    await deploy(api, function, "two")
+    assert fake_infra.submissions("scaffold")[-1]["replicas"] == 1
+    assert (await _function(api, function))["replicas"] == 1
+
 
 async def test_patch_of_a_deployed_functions_settings_redeploys_its_live_image(
     api: httpx.AsyncClient, function: dict[str, Any], fake_infra: FakeInfraService
