@@ -14,7 +14,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 import httpx
 from starlette.requests import ClientDisconnect, Request
@@ -26,6 +26,7 @@ from app.errors import (
     Conflict,
     DomainError,
     GatewayTimeout,
+    InvalidInput,
     PayloadTooLarge,
     ServiceUnavailable,
 )
@@ -115,7 +116,13 @@ async def forward(
     """Send the request to `endpoint` + `/path` and build the answer to our caller."""
     started = time.perf_counter()
     deadline = started + limits.timeout_seconds
-    url = endpoint.rstrip("/") + "/" + _raw_rest(request, path)
+    rest = _raw_rest(request, path)
+    if _climbs(rest):
+        raise InvalidInput(
+            "The invoke path may not contain a '..' segment (it would leave the function).",
+            code="INVALID_INVOKE_PATH",
+        )
+    url = endpoint.rstrip("/") + "/" + rest
     query = request.scope.get("query_string", b"")
     if query:
         url += "?" + query.decode("latin-1")
@@ -161,6 +168,13 @@ def _raw_rest(request: Request, path: str) -> str:
         parts = raw.split(b"/", 5)  # "", "api", "functions", id, "invoke", rest
         return parts[5].decode("latin-1") if len(parts) > 5 else ""
     return quote(path.lstrip("/"), safe="/:@!$&'()*+,;=-._~")
+
+
+def _climbs(rest: str) -> bool:
+    """A ".." segment, as sent or percent-encoded (`%2e%2e`, `..%2f`, `..%5c`): an HTTP client
+    or an ingress would resolve it against the endpoint and reach another app's path."""
+    decoded = unquote(rest).replace("\\", "/")
+    return ".." in decoded.split("/")
 
 
 async def _request_body(request: Request, limit: int) -> bytes | AsyncIterator[bytes]:

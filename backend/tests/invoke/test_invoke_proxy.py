@@ -9,7 +9,7 @@ import pytest
 
 from app.config import Settings
 from testing.fake_infra import FakeInfraService
-from tests.conftest import create_function
+from tests.conftest import create_function, create_workspace
 from tests.invoke.conftest import deployed_function
 from tests.tasks.conftest import pipeline_settings, running_backend
 
@@ -215,3 +215,31 @@ async def test_a_large_request_body_streams_to_the_function_intact(
     response = await api.post(_invoke(function, "/echo"), content=payload)
     assert response.status_code == 200, response.text[:300]
     assert response.json()["body"].encode() == payload
+
+
+@pytest.mark.parametrize(
+    "rest",
+    [
+        "/%2e%2e/%2e%2e/{ns}/hello/echo",  # uvicorn hands a literal "../.." over the same way
+        "/echo/%2E%2E/%2E%2E/%2E%2E/{ns}/hello/echo",
+        "/..%2F..%2F{ns}%2Fhello%2Fecho",
+        "/a/..%5C..%5C..%5C{ns}/hello",
+        "/%2e%2e",
+    ],
+)
+async def test_a_path_that_climbs_out_of_the_function_is_refused(
+    api: httpx.AsyncClient, function: dict, rest: str
+) -> None:
+    # Another workspace's function lives at <gateway>/faas-<its workspace>/hello: a ".." in
+    # the invoke path must never reach it through this function's endpoint.
+    other_workspace = await create_workspace(api, "other")
+    other = await deployed_function(api, other_workspace["id"])
+    response = await api.get(_invoke(function, rest.format(ns=f"faas-{other_workspace['id']}")))
+    assert response.status_code == 400, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["code"] == "INVALID_INVOKE_PATH"
+    assert (await api.get(f"/api/functions/{function['id']}/stats")).json()["count"] == 0
+    assert (await api.get(f"/api/functions/{other['id']}/stats")).json()["count"] == 0
+    # A dot inside a segment, or a single "." segment name part, is an ordinary path.
+    fine = await api.get(_invoke(function, "/echo/a..b/...x"))
+    assert fine.status_code == 200 and fine.json()["path"] == "/echo/a..b/...x"
