@@ -95,13 +95,22 @@ def validation_response(
     errors: Iterable[Mapping[str, Any]], *, instance: str | None, detail: str | None = None
 ) -> JSONResponse:
     """422 VALIDATION_ERROR listing the offending fields (the detail names them by default)."""
+    errors = list(errors)
     fields = field_errors(errors)
     names = ", ".join(sorted({e["field"] for e in fields}))
+    if detail is None:
+        detail = f"The request has invalid fields: {names}"
+        for error in errors:
+            if error.get("type") == "json_invalid":  # loc is ("body", <character offset>)
+                where = [str(part) for part in error.get("loc", ())][1:]
+                at = f" (at character {where[0]})" if where else ""
+                detail = f"The request body is not valid JSON{at}."
+                break
     return problem_response(
         status=422,
         code="VALIDATION_ERROR",
         title="Validation error",
-        detail=detail or f"The request has invalid fields: {names}",
+        detail=detail,
         instance=instance,
         errors=fields,
     )
@@ -113,6 +122,8 @@ def field_errors(errors: Iterable[Mapping[str, Any]]) -> list[dict[str, str]]:
     for error in errors:
         location: Sequence[Any] = error.get("loc", ())
         parts = [str(part) for part in location]
+        if error.get("type") == "json_invalid":  # the parser's offset is no field's name
+            parts = parts[:1]
         rendered.append(
             {
                 "field": ".".join(parts[1:]) or ".".join(parts) or "body",

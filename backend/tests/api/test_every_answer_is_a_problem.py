@@ -55,7 +55,10 @@ async def test_invalid_json_is_a_problem(client: httpx.AsyncClient) -> None:
     answer = await client.post(
         "/api/workspaces", content=b"{not json", headers={"Content-Type": "application/json"}
     )
-    assert_problem(answer, 422, "VALIDATION_ERROR")
+    body = assert_problem(answer, 422, "VALIDATION_ERROR")
+    # The body is named, not the character offset where the parser stopped ("field": "1").
+    assert body["detail"] == "The request body is not valid JSON (at character 1)."
+    assert [(e["field"], e["type"]) for e in body["errors"]] == [("body", "json_invalid")]
 
 
 @pytest.fixture
