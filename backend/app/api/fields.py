@@ -115,7 +115,7 @@ Manifest = Annotated[
     str, StringConstraints(min_length=1), max_bytes(MAX_MANIFEST_BYTES), AfterValidator(_text)
 ]
 VariableName = Annotated[str, StringConstraints(pattern=VARIABLE_NAME_PATTERN)]
-VariableValue = Annotated[str, max_bytes(MAX_VARIABLE_VALUE_BYTES)]
+VariableValue = Annotated[str, max_bytes(MAX_VARIABLE_VALUE_BYTES), AfterValidator(_text)]
 
 
 def _variables_fit(value: dict[str, str]) -> dict[str, str]:

@@ -101,6 +101,17 @@ REFUSED: list[tuple[str, Body, int, str]] = [
         422, "VALIDATION_ERROR",
     ),
     (
+        "a NUL in a variable value",
+        lambda ids: ("PATCH", f"/api/functions/{ids['fn']}", {"variables": {"greeting": "a\x00b"}}),
+        422, "VALIDATION_ERROR",
+    ),
+    (
+        "an escape character in a new function's variable value",
+        lambda ids: ("POST", f"/api/workspaces/{ids['ws']}/functions",
+                     {"name": "g", "variables": {"greeting": "\x1b[31mred"}}),
+        422, "VALIDATION_ERROR",
+    ),
+    (
         "an unknown field",
         lambda ids: ("PATCH", f"/api/functions/{ids['fn']}", {"replicas": 2, "owner": "me"}),
         422, "VALIDATION_ERROR",
@@ -216,6 +227,11 @@ async def test_values_at_their_bounds_are_stored_and_read_back(
     read = (await client.get(f"/api/functions/{ids['fn']}")).json()
     assert read["variables"] == variables
     assert read["description"] == "é" * MAX_DESCRIPTION_CHARS
+    # A multi-line value (a PEM key, say) keeps its line breaks and tabs.
+    pem = {"key": "-----BEGIN KEY-----\r\n\tAAAA\n-----END KEY-----\n"}
+    multi_line = await client.patch(f"/api/functions/{ids['fn']}", json={"variables": pem})
+    assert multi_line.status_code == 200, multi_line.text
+    assert multi_line.json()["variables"] == pem
     many = await client.patch(
         f"/api/functions/{ids['fn']}", json={"variables": _variables(MAX_VARIABLES)}
     )
