@@ -183,6 +183,8 @@ async def _request_body(request: Request, limit: int) -> bytes | AsyncIterator[b
     length = int(declared) if declared and declared.isdigit() else None
     if length is not None and length > limit:
         raise _request_too_large(limit)
+    if declared is None and "transfer-encoding" not in request.headers:
+        return b""  # neither header: the request has no body (RFC 9112 §6.3), not a chunked one
     if length is not None and length <= BUFFER_BYTES:
         try:
             body = await request.body()

@@ -243,3 +243,15 @@ async def test_a_path_that_climbs_out_of_the_function_is_refused(
     # A dot inside a segment, or a single "." segment name part, is an ordinary path.
     fine = await api.get(_invoke(function, "/echo/a..b/...x"))
     assert fine.status_code == 200 and fine.json()["path"] == "/echo/a..b/...x"
+
+
+async def test_a_request_without_a_body_reaches_the_function_without_one(
+    api: httpx.AsyncClient, function: dict
+) -> None:
+    # No Content-Length and no Transfer-Encoding: the request has no body (RFC 9112 §6.3), so
+    # the function must not see a chunked body appear on a plain GET.
+    response = await api.get(_invoke(function, "/echo"))
+    assert response.status_code == 200, response.text
+    echoed = response.json()
+    assert "transfer-encoding" not in echoed["headers"], echoed["headers"]
+    assert echoed["body"] == ""
