@@ -27,9 +27,15 @@ RUNTIME_LINES = 1000
 
 
 def parse_time(stamp: str) -> datetime:
-    """An ISO 8601 time (UTC when it names no zone); ValueError if it is none."""
+    """An ISO 8601 time (UTC when it names no zone), in UTC; ValueError if it is none or if
+    that instant falls outside years 1-9999 in UTC (`0001-01-01T00:00:00+05:00`)."""
     moment = datetime.fromisoformat(stamp.replace("Z", "+00:00").replace("z", "+00:00"))
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError as exc:
+        raise ValueError(f"{stamp!r} is outside years 1-9999 in UTC") from exc
 
 
 def time_key(stamp: str) -> str:
@@ -39,7 +45,8 @@ def time_key(stamp: str) -> str:
         moment = parse_time(stamp)
     except ValueError:
         return stamp
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # isoformat pads the year to four digits; strftime("%Y") writes year 1 as "1".
+    return moment.isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 async def runtime_entries(

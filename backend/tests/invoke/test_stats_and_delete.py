@@ -79,6 +79,30 @@ async def test_runtime_logs_come_with_build_and_pipeline_lines(
     assert bad.status_code == 422 and bad.json()["code"] == "INVALID_SINCE"
 
 
+@pytest.mark.parametrize("source", [None, "runtime", "build"])
+async def test_a_since_at_the_ends_of_the_calendar_is_refused_or_served_never_a_5xx(
+    api: httpx.AsyncClient, function: dict, source: str | None
+) -> None:
+    path = f"/api/functions/{function['id']}/logs"
+    await api.get(f"/api/functions/{function['id']}/invoke/print/first")
+    extra = {"source": source} if source else {}
+    # Valid ISO 8601, but the instant in UTC falls before year 1 or after 9999.
+    for since in ("0001-01-01T00:00:00+05:00", "9999-12-31T23:00:00-05:00"):
+        answer = await api.get(path, params={"since": since, **extra})
+        assert answer.status_code == 422, (since, answer.text)
+        assert answer.json()["code"] == "INVALID_SINCE"
+    # Year 1 itself is a time like any other: it reaches the deploy service zero-padded.
+    early = await api.get(path, params={"since": "0001-01-01T00:00:00Z", **extra})
+    assert early.status_code == 200, early.text
+    if source != "build":  # the fake's builds write no log lines
+        assert early.json()["items"]
+    task_logs = await api.get(
+        f"/api/v1/tasks/{function['latest_task_id']}/logs",
+        params={"since": "0001-01-01T00:00:00+05:00"},
+    )
+    assert task_logs.status_code == 422 and task_logs.json()["code"] == "INVALID_SINCE"
+
+
 async def test_runtime_logs_left_out_when_the_service_is_down_unless_asked_for_alone(
     api: httpx.AsyncClient, function: dict, fake_infra: FakeInfraService
 ) -> None:
