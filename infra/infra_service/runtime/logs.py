@@ -23,13 +23,19 @@ TRUNCATED = " …[truncated]"
 
 
 def stamp(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime(TIME_FORMAT)
+    # TIME_FORMAT's layout; isoformat pads the year to four digits where strftime writes "1".
+    return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def parse_time(text: str) -> datetime:
     """An ISO 8601 time (`Z` or an offset; naive means UTC). ValueError if it is none."""
     moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    if not moment.tzinfo:
+        return moment.replace(tzinfo=UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError as exc:  # the instant in UTC falls before year 1 or after 9999
+        raise ValueError(f"{text!r} is outside years 1-9999 in UTC") from exc
 
 
 def normalise_time(text: str) -> str:

@@ -81,6 +81,13 @@ def test_since_accepts_offsets_and_naive_times_as_utc() -> None:
     assert normalise_time("2026-01-01T00:00:00") == "2026-01-01T00:00:00.000000Z"
     with pytest.raises(ValueError):
         normalise_time("yesterday")
+    # Year 1 keeps four digits (strftime writes "1-01-01…", which no parser reads back), and
+    # an offset that takes the instant out of years 1-9999 is a ValueError, not an overflow.
+    assert normalise_time("0001-01-01T00:00:00Z") == "0001-01-01T00:00:00.000000Z"
+    assert normalise_time(normalise_time("0001-01-01T00:00:00Z")) == "0001-01-01T00:00:00.000000Z"
+    for outside in ("0001-01-01T00:00:00+05:00", "9999-12-31T23:00:00-05:00"):
+        with pytest.raises(ValueError):
+            normalise_time(outside)
 
 
 def _spec(key: AppKey, digest: str) -> AppSpec:
