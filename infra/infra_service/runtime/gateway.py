@@ -244,14 +244,16 @@ class Gateway:
             try:
                 async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
                     return await self._client.send(request, stream=True), replica
-            except TimeoutError as exc:
+            except BaseException as exc:
+                # Whatever ended it (the caller gone mid-body, a cancel too), it is no longer
+                # in flight: a leaked count would make every retire wait out its drain time.
                 replica.in_flight -= 1
-                raise _timeout(self._limits.timeout_seconds) from exc
-            except _TooLarge as exc:
-                replica.in_flight -= 1
-                raise _Refusal(413, "REQUEST_TOO_LARGE", str(exc)) from exc
-            except httpx.TransportError as exc:
-                replica.in_flight -= 1
+                if isinstance(exc, TimeoutError):
+                    raise _timeout(self._limits.timeout_seconds) from exc
+                if isinstance(exc, _TooLarge):
+                    raise _Refusal(413, "REQUEST_TOO_LARGE", str(exc)) from exc
+                if not isinstance(exc, httpx.TransportError):
+                    raise
                 # Only a refused connect is retried: nothing reached the function. After any
                 # other failure it may have run, and running it twice is worse than a 502.
                 if isinstance(exc, httpx.ConnectError):
