@@ -22,9 +22,11 @@ async def test_a_caller_gone_mid_body_leaves_no_request_in_flight() -> None:
         gateway = Gateway(
             routes={key: AppRoute(key=key, replicas=1, active=[replica])},
             limits=GatewayLimits(
-                max_request_bytes=1 << 20, max_response_bytes=1 << 20,
-                timeout_seconds=5.0, wait_ready_seconds=0.1,
-            ),  # fmt: skip
+                max_request_bytes=1 << 20,
+                max_response_bytes=1 << 20,
+                timeout_seconds=5.0,
+                wait_ready_seconds=0.1,
+            ),
             host="127.0.0.1",
             port=0,
         )
