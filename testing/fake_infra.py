@@ -27,6 +27,7 @@ from socketserver import TCPServer
 from typing import Any, NamedTuple, Self, TypeVar
 from urllib.parse import urlsplit
 
+from contract.build_log import LOG_CHUNK_DEFAULT, LOG_CHUNK_MAX, BuildLogChunk, utf8_chunk
 from contract.jobs import COLLECTIONS, STAGE_OF_COLLECTION, JobRequest, StageName
 from contract.problems import PROBLEM_JSON, problem_body
 from testing.fake_infra_jobs import JobBook, KeyConflict, Outcome, app_name_of, parse_request
@@ -143,6 +144,7 @@ class FakeInfraService:
             self._in_flight: Counter[str] = Counter()
             self._max_in_flight: Counter[str] = Counter()
             self._bodies: dict[str, list[dict[str, Any]]] = defaultdict(list)
+            self._live_logs: dict[str, bytearray] = defaultdict(bytearray)  # by job_key
 
     def succeed_after(
         self, kind: str | None, polls: int = 1, *, app_name: str | None = None
@@ -259,6 +261,43 @@ class FakeInfraService:
         with self._lock:
             return [dict(body) for body in self._bodies[kind]]
 
+    # --- the live build log (contract.build_log) -----------------------------------------
+
+    def append_build_log(self, job_key: str, text: str) -> None:
+        """Append `text` to the log of the build job with `job_key` (as a running build writes)."""
+        with self._lock:
+            self._live_logs[job_key] += text.encode()
+
+    def _build_log(self, job_id: str, query: str) -> Answer:
+        """GET /v1/builds/{job_id}/log?offset=N&limit=M: the appended text from byte N."""
+        params = dict(pair.partition("=")[::2] for pair in query.split("&") if pair)
+        try:
+            offset = int(params.get("offset", "0"))
+            limit = int(params.get("limit", str(LOG_CHUNK_DEFAULT)))
+        except ValueError:
+            return _problem(422, "VALIDATION_ERROR", "offset and limit must be integers")
+        if offset < 0 or not 1 <= limit <= LOG_CHUNK_MAX:
+            return _problem(422, "VALIDATION_ERROR", "offset or limit out of range")
+        with self._lock:
+            self._gets[f"{job_id}/log"] += 1
+            job = self._book.get(job_id)
+            if job is None or job.kind != "build":
+                return _problem(404, "JOB_NOT_FOUND", f"no such build job: {job_id}")
+            log = bytes(self._live_logs.get(job.job_key, b""))
+            finished = job.status in ("succeeded", "failed")
+        data = log[offset : offset + limit]
+        if offset + len(data) < len(log) or not finished:
+            data = utf8_chunk(data)
+        chunk = BuildLogChunk(
+            job_id=job_id,
+            offset=offset,
+            next_offset=offset + len(data),
+            size=max(len(log), offset + len(data)),
+            text=data.decode("utf-8", errors="replace"),
+            finished=finished and offset + len(data) >= len(log),
+        )
+        return 200, chunk.model_dump(mode="json")
+
     # --- request handling (called from the server's threads) ----------------------------
 
     def _serve(self, request: "_Handler") -> Answer:
@@ -268,6 +307,8 @@ class FakeInfraService:
         if request.headers.get("Authorization") != f"Bearer {self.token}":
             return _problem(401, "UNAUTHORIZED", "missing or invalid bearer token", path)
         parts = path.strip("/").split("/")
+        if request.command == "GET" and _is_build_log(parts):  # contract.build_log
+            return self._build_log(parts[2], urlsplit(request.path).query)
         kind = STAGE_OF_COLLECTION.get(parts[1]) if len(parts) in (2, 3) else None
         if parts[0] != "v1" or kind is None:
             return _problem(404, "NOT_FOUND", f"no such endpoint: {path}", path)
@@ -460,3 +501,7 @@ def _lookup(table: dict[Scope, _T], kind: str, app_name: str | None, default: _T
         if scope in table:
             return table[scope]
     return default
+
+
+def _is_build_log(parts: list[str]) -> bool:
+    return len(parts) == 4 and parts[:2] == ["v1", "builds"] and parts[3] == "log"

@@ -94,6 +94,7 @@ class Builder:
         self._settings.scratch_dir.mkdir(parents=True, exist_ok=True)
         workdir = Path(tempfile.mkdtemp(prefix="build-", dir=self._settings.scratch_dir))
         build_log = BuildLog(workdir / "build.log")
+        job.live_log = build_log.path
         build_log.line(f"job {job.job_id} (key {job.job_key}), app {request['app_name']}")
         build_log.line(f"toolchain: {self._toolchain.fingerprint}")
         try:
@@ -108,6 +109,7 @@ class Builder:
             raise
         finally:
             await self._store_log(job, build_log, log_location)
+            job.live_log = None  # from now on GET …/log reads the stored copy
             await asyncio.to_thread(shutil.rmtree, workdir, True)
 
     async def _build(

@@ -14,6 +14,7 @@ import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Literal
 
 from contract.jobs import view_of
@@ -53,6 +54,8 @@ class Job:
     created_at: str = field(default_factory=now_iso)
     started_at: str | None = None
     finished_at: str | None = None
+    # The log file the job is writing right now (a build while it runs): GET …/log reads it.
+    live_log: Path | None = None
 
     @property
     def task_id(self) -> str | None:

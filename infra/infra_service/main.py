@@ -13,6 +13,7 @@ from fastapi import FastAPI
 
 from infra_service.app_routes import routers as app_routers
 from infra_service.build import Builder
+from infra_service.build_log import router as build_log_router
 from infra_service.cache import BuildCache
 from infra_service.config import Environment, Settings
 from infra_service.deploy import create_target
@@ -48,6 +49,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         session = aioboto3.Session()
         s3 = await stack.enter_async_context(session.client("s3", **_aws_options(settings)))
         objects = ObjectStore(client=s3, bucket=settings.s3_bucket)
+        app.state.objects = objects
         try:
             await objects.ping()
         except Exception as exc:  # the service still starts; jobs report storage errors
@@ -135,6 +137,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     install_error_handlers(app)
     app.include_router(health)
+    app.include_router(build_log_router)  # before the collections: /v1/builds/{id}/log
     for router in [*routers, *app_routers]:
         app.include_router(router)
     return app
