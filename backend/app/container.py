@@ -9,7 +9,10 @@ from app.auth.jwt_verifier import JwtVerifier
 from app.auth.role_cache import RoleCache
 from app.aws import AwsClients
 from app.config import Settings
+from app.events.hub import EventHub
+from app.observability.metrics import set_sse_subscribers
 from app.storage.api_keys import ApiKeyRepository
+from app.storage.changes import ChangeStream
 from app.storage.functions import FunctionRepository
 from app.storage.members import MemberRepository
 from app.storage.objects import ObjectStore
@@ -36,6 +39,7 @@ class Container:
     poller: TaskPoller
     jwt_verifier: JwtVerifier | None
     roles: RoleCache
+    events: EventHub
     owner: str = field(default_factory=replica_id)
 
     @classmethod
@@ -45,6 +49,8 @@ class Container:
         tasks = TaskRepository(client=aws.dynamodb, table=table)
         infra = InfraClient(http=http, settings=settings)
         functions = FunctionRepository(client=aws.dynamodb, table=table)
+        objects = ObjectStore(client=aws.s3, bucket=settings.s3_bucket)
+        stream = ChangeStream(dynamodb=aws.dynamodb, streams=aws.dynamodb_streams, table=table)
         driver = TaskDriver(
             tasks=tasks, functions=functions, infra=infra, settings=settings, owner=owner
         )
@@ -57,11 +63,19 @@ class Container:
             members=MemberRepository(client=aws.dynamodb, table=table),
             api_keys=ApiKeyRepository(client=aws.dynamodb, table=table),
             tasks=tasks,
-            objects=ObjectStore(client=aws.s3, bucket=settings.s3_bucket),
+            objects=objects,
             infra=infra,
             poller=TaskPoller(tasks=tasks, driver=driver, settings=settings, owner=owner),
             jwt_verifier=_jwt_verifier(settings, http),
             roles=RoleCache(ttl=settings.membership_cache_seconds),
+            events=EventHub(
+                tasks=tasks,
+                stream=stream,
+                infra=infra,
+                objects=objects,
+                settings=settings,
+                on_subscribers=set_sse_subscribers,
+            ),
             owner=owner,
         )
 

@@ -106,12 +106,16 @@ def task_key(workspace_id: str, task_id: str) -> dict[str, str]:
 class TaskKey(NamedTuple):
     workspace_id: str
     task_id: str
+    due_at_ms: int | None = None  # when read from DueIndex: when the task was due
 
 
 def parse_task_key(item: dict[str, Any]) -> TaskKey:
     """The (workspace, task) of a BuildTask item's or index entry's PK/SK."""
     pk, sk = item[PK]["S"], item[SK]["S"]
-    return TaskKey(pk.removeprefix("WS#"), sk.removeprefix(TASK_PREFIX))
+    due = item.get(DUE_AT, {}).get("N")
+    return TaskKey(
+        pk.removeprefix("WS#"), sk.removeprefix(TASK_PREFIX), int(due) if due is not None else None
+    )
 
 
 def task_entity_id(task_id: str) -> str:

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from app.clock import moment
 from app.config import Settings
 from app.errors import DomainError
+from app.observability import metrics
 from app.storage.functions import FunctionRepository
 from app.storage.tasks import TaskRepository
 from app.tasks import lifecycle
@@ -80,6 +81,8 @@ class TaskDriver:
             if due is None or due > now.ms:
                 break
         saved = await self._save(task, current, events, next_due_ms=due)
+        if saved is not None:
+            metrics.record_step(before=task, after=saved)
         for event in events if saved is not None else ():
             log.log(_LEVELS[event.level], "%s: %s", event.stage or "task", event.message)
         if saved is not None and saved.function_id:
