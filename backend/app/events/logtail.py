@@ -8,8 +8,7 @@ import logging
 from app.events.channels import TaskChannel
 from app.storage import keys
 from app.storage.objects import ObjectStore
-from app.tasks.infra_client import InfraClient, InfraRejected, InfraUnavailable
-from contract.build_log import LOG_CHUNK_DEFAULT
+from app.tasks.infra_client import LOG_READ_BYTES, InfraClient, InfraRejected, InfraUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +20,7 @@ def split_lines(data: bytes, *, start: int, final: bool) -> list[tuple[str, int]
     """Complete lines of `data` (read from byte `start`), each with the offset past it; with
     `final` the unterminated rest too. A line longer than a whole chunk comes out in pieces."""
     cut = data.rfind(b"\n") + 1
-    if final or (cut == 0 and len(data) >= LOG_CHUNK_DEFAULT):
+    if final or (cut == 0 and len(data) >= LOG_READ_BYTES):
         cut = len(data)
     lines: list[tuple[str, int]] = []
     position = 0

@@ -18,6 +18,10 @@ from contract.jobs import VIEWS, JobRequest, JobView, StageName, collection_path
 
 log = logging.getLogger(__name__)
 
+# A build log is read in pieces of at most this much: what one read adds to each subscriber's
+# queue stays well under its bound (events_queue_frames), so only a slow reader falls behind.
+LOG_READ_BYTES = 16 * 1024
+
 
 class InfraUnavailable(Exception):
     """Transient: the service could not be reached, timed out, or answered 5xx/429."""
@@ -70,11 +74,13 @@ class InfraClient:
             return None
         return _view(stage, response)
 
-    async def build_log(self, *, job_id: str, offset: int) -> BuildLogChunk | None:
+    async def build_log(
+        self, *, job_id: str, offset: int, limit: int = LOG_READ_BYTES
+    ) -> BuildLogChunk | None:
         """The build's log from byte `offset` while it runs (and after); None if unknown."""
         url = self._base_urls["build"] + build_log_path(job_id)
         response = await self._send(
-            "GET", url, stage="build", call="log", params={"offset": offset}
+            "GET", url, stage="build", call="log", params={"offset": offset, "limit": limit}
         )
         if response.status_code == 404:
             return None

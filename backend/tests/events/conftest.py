@@ -1,6 +1,7 @@
 """The backend under uvicorn (its lifespan, pollers and change feed running) with the fake
 infrastructure service, and a small SSE reader for the tests of the event streams."""
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -66,6 +67,14 @@ class Reader:
                 fields[name] = value
         return None
 
+    async def comments_until(self, count: int) -> None:
+        """Read on until `count` comment lines have been seen."""
+        async for line in self._lines:
+            if line.startswith(":"):
+                self.comments.append(line[1:].strip())
+                if len(self.comments) >= count:
+                    return
+
     async def all(self) -> list[Event]:
         events = []
         while (event := await self.next()) is not None:
@@ -102,3 +111,11 @@ async def start_build(client: httpx.AsyncClient, *, headers: dict[str, str] | No
     )
     assert response.status_code == 202, response.text
     return response.json()
+
+
+async def build_job_key(infra: FakeInfraService, *, timeout: float = 10.0) -> str:
+    """The job_key of the latest build job, once one was submitted."""
+    async with asyncio.timeout(timeout):
+        while not infra.submissions("build"):  # noqa: ASYNC110 (another thread submits)
+            await asyncio.sleep(0.02)
+    return str(infra.submissions("build")[-1]["job_key"])

@@ -1,11 +1,12 @@
 """GET /api/v1/tasks/{id}/events against the running backend: order, resume, the end."""
 
 import asyncio
+import itertools
 
 import httpx
 
 from testing.fake_infra import FakeInfraService
-from tests.events.conftest import Event, Reader, start_build
+from tests.events.conftest import Event, Reader, build_job_key, start_build
 
 ORDER = {"pending": 0, "running": 1, "completed": 2, "failed": 2}
 
@@ -14,11 +15,15 @@ def _parts(event_id: str) -> tuple[int, ...]:
     return tuple(int(part) for part in event_id.split("."))
 
 
+def _messages(events: list[Event], source: str) -> list[str]:
+    return [
+        e.json()["message"] for e in events if e.event == "log" and e.json()["source"] == source
+    ]
+
+
 async def _write_log_while_running(infra: FakeInfraService, lines: list[str]) -> str:
     """Once the build job exists, append `lines` to its log one by one; returns its key."""
-    while not infra.submissions("build"):
-        await asyncio.sleep(0.02)
-    job_key = infra.submissions("build")[-1]["job_key"]
+    job_key = await build_job_key(infra)
     for line in lines:
         infra.append_build_log(job_key, line + "\n")
         await asyncio.sleep(0.03)
@@ -52,7 +57,7 @@ async def test_events_arrive_in_order_through_to_the_end(
     ]
     assert pipeline[0] == "build task created" and "task completed" in pipeline
     ids = [_parts(e.id) for e in events if e.id]
-    for before, after in zip(ids, ids[1:], strict=False):
+    for before, after in itertools.pairwise(ids):
         assert all(b <= a for b, a in zip(before, after, strict=True)), (before, after)
     # The stored document matches the final event.
     stored = (await live.get(f"/api/v1/tasks/{task['task_id']}")).json()
@@ -102,7 +107,7 @@ async def test_a_finished_task_streams_its_state_and_log_and_closes(
         await asyncio.sleep(0.05)
     async with live.stream("GET", f"/api/v1/tasks/{task['task_id']}/events") as response:
         events = await Reader(response).all()
-    assert [e.event for e in events][0] == "task" and events[-1].event == "end"
+    assert events[0].event == "task" and events[-1].event == "end"
     assert events[0].json()["status"] == "completed"
     # Resuming from the end sends nothing again but the end.
     async with live.stream(
