@@ -20,6 +20,8 @@ from infra_service.deploy import create_target
 from infra_service.errors import install_error_handlers
 from infra_service.jobs import JobStore
 from infra_service.logging_setup import configure_logging
+from infra_service.metrics import STATE as metrics_state
+from infra_service.metrics import router as metrics_router
 from infra_service.push import Pusher, ecr_credentials, static_credentials
 from infra_service.routes import health, routers
 from infra_service.runtime.oneshot import OneShotRunner
@@ -110,6 +112,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             workers=settings.deploy_concurrency,
         )
         app.state.jobs = jobs
+        metrics_state.jobs, metrics_state.target = jobs, target
         await jobs.start()
         stack.push_async_callback(jobs.stop)
         log.info(
@@ -137,6 +140,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     install_error_handlers(app)
     app.include_router(health)
+    app.include_router(metrics_router)
     app.include_router(build_log_router)  # before the collections: /v1/builds/{id}/log
     for router in [*routers, *app_routers]:
         app.include_router(router)
