@@ -301,3 +301,13 @@ def test_infra_service_may_apply_and_watch_spinapps_in_its_namespace() -> None:
     assert {"name": "faas-infra-service", "namespace": "faas"} in [
         {"name": s["name"], "namespace": s.get("namespace")} for s in subjects
     ]
+
+
+@pytest.mark.parametrize(("name", "port"), [("faas-backend", 8000), ("faas-infra-service", 8001)])
+def test_prometheus_scrapes_each_service_on_its_metrics_route(name: str, port: int) -> None:
+    template = _find("Deployment", name)["spec"]["template"]
+    annotations = template["metadata"]["annotations"]
+    assert annotations["prometheus.io/scrape"] == "true"
+    assert annotations["prometheus.io/path"] == "/metrics"
+    ports = [p["containerPort"] for c in template["spec"]["containers"] for p in c["ports"]]
+    assert int(annotations["prometheus.io/port"]) == port and port in ports

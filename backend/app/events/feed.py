@@ -11,11 +11,13 @@ import time
 from collections.abc import Callable
 
 from app.errors import DomainError, ServiceUnavailable
-from app.storage.changes import ChangeStream, ItemChange, StreamGone
+from app.storage.changes import RECORDS_PER_READ, ChangeStream, ItemChange, StreamGone
 
 log = logging.getLogger(__name__)
 
 _RETRY_SECONDS = 1.0
+# A read that returns this many changes has more behind it.
+FULL_READ = RECORDS_PER_READ
 
 
 class ChangeFeed:
@@ -128,7 +130,7 @@ class ChangeFeed:
                     self._deliver(change)
                 except Exception:
                     log.exception("event feed: a subscriber channel failed on a change")
-            busy = busy or bool(changes)
+            busy = busy or len(changes) >= FULL_READ  # more is waiting: read again at once
             if following is None:
                 del iterators[shard_id]
                 closed = True

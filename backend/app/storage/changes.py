@@ -21,6 +21,7 @@ from app.tasks.models import Task
 
 log = logging.getLogger(__name__)
 
+RECORDS_PER_READ = 1000
 IteratorType = Literal["LATEST", "TRIM_HORIZON", "AFTER_SEQUENCE_NUMBER"]
 
 
@@ -111,7 +112,9 @@ class ChangeStream:
         """The changes at `iterator`, the next iterator (None: the shard closed) and the last
         sequence number read (None when there were no records)."""
         try:
-            response = await self._streams.get_records(ShardIterator=iterator, Limit=1000)
+            response = await self._streams.get_records(
+                ShardIterator=iterator, Limit=RECORDS_PER_READ
+            )
         except (ClientError, BotoCoreError) as exc:
             raise _gone_or_unavailable(exc) from exc
         changes: list[ItemChange] = []
