@@ -113,10 +113,10 @@ async def _phase(
             await writer.change(f"{prefix}{n}")
             await asyncio.sleep(0.05)
         deadline = time.perf_counter() + 10
-        while time.perf_counter() < deadline and any(
+        while time.perf_counter() < deadline and any(  # noqa: ASYNC110 (subscribers fill it)
             len([k for k in got if k.startswith(prefix)]) < changes for got in received
         ):
-            await asyncio.sleep(0.05)  # noqa: ASYNC110 (the subscribers fill `received`)
+            await asyncio.sleep(0.05)
         seconds = time.perf_counter() - started
         counts = aws.counts()
         for watcher in watchers:
@@ -165,8 +165,8 @@ async def _polling_phase(
         await asyncio.sleep(random.uniform(1.1, 2.0))  # at most one change per poll
         count = len(seen)
         await writer.change(f"poll {n}")
-        while len(seen) == count:
-            await asyncio.sleep(0.01)  # noqa: ASYNC110 (the poller appends to `seen`)
+        while len(seen) == count:  # noqa: ASYNC110 (the poller appends to `seen`)
+            await asyncio.sleep(0.01)
         latencies.append(seen[-1] - writer.sent[f"poll {n}"])
     stop.set()
     await poller
