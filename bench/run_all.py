@@ -14,6 +14,7 @@ import time
 import traceback
 from pathlib import Path
 
+import events
 import harness
 import pipeline
 import polling
@@ -22,7 +23,7 @@ import runtime_host
 import scale
 import upload
 
-BENCHMARKS = [polling, upload, pipeline, scale, real_build, runtime_host]
+BENCHMARKS = [polling, upload, pipeline, scale, real_build, runtime_host, events]
 RESULTS = Path(__file__).resolve().parent / "results.md"
 
 
