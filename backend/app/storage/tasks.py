@@ -248,7 +248,7 @@ class TaskRepository(Repository[Task]):
             )
         except ClientError as exc:
             raise storage_error(exc) from exc
-        return [keys.parse_task_key(item) for item in response["Items"]]
+        return [keys.parse_due_key(item) for item in response["Items"]]
 
     async def claim(
         self, *, key: keys.TaskKey, now_ms: int, lease_ms: int, owner: str

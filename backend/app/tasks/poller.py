@@ -126,8 +126,9 @@ class TaskPoller:
             )
             if task is None:
                 return  # another replica holds it, or it is no longer due
-            if key.due_at_ms is not None:
-                metrics.observe_poll_lag(seconds=(now_ms() - key.due_at_ms) / 1000)
+            due_at = getattr(key, "due_at_ms", None)  # keys.DueKey, from the due index
+            if due_at is not None:
+                metrics.observe_poll_lag(seconds=(now_ms() - due_at) / 1000)
             try:
                 saved, due = await self._driver.step(task)
             except Exception:
