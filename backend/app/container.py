@@ -54,6 +54,15 @@ class Container:
         driver = TaskDriver(
             tasks=tasks, functions=functions, infra=infra, settings=settings, owner=owner
         )
+        events = EventHub(
+            tasks=tasks,
+            stream=stream,
+            infra=infra,
+            objects=objects,
+            settings=settings,
+            on_subscribers=set_sse_subscribers,
+        )
+        driver.on_saved = events.local_write
         return cls(
             settings=settings,
             aws=aws,
@@ -68,14 +77,7 @@ class Container:
             poller=TaskPoller(tasks=tasks, driver=driver, settings=settings, owner=owner),
             jwt_verifier=_jwt_verifier(settings, http),
             roles=RoleCache(ttl=settings.membership_cache_seconds),
-            events=EventHub(
-                tasks=tasks,
-                stream=stream,
-                infra=infra,
-                objects=objects,
-                settings=settings,
-                on_subscribers=set_sse_subscribers,
-            ),
+            events=events,
             owner=owner,
         )
 

@@ -76,6 +76,7 @@ class ChangeFeed:
                 if time.monotonic() - idle_since >= self._idle:
                     self._task = None  # no await between the check and this: start() relaunches
                     return
+            began = time.monotonic()
             try:
                 busy, closed = await self._read_once(iterators)
                 if closed:
@@ -93,8 +94,8 @@ class ChangeFeed:
                 log.exception("event feed: unexpected error; retrying")
                 await asyncio.sleep(_RETRY_SECONDS)
                 continue
-            if not busy:
-                await asyncio.sleep(self._poll)
+            if not busy:  # one read per interval, however long the read itself took
+                await asyncio.sleep(max(self._poll - (time.monotonic() - began), 0.0))
 
     async def _position(self) -> tuple[dict[str, str], set[str], str]:
         arn = await self._stream.arn()

@@ -120,6 +120,12 @@ class EventHub:
 
     # -- changes ------------------------------------------------------------------------
 
+    def local_write(self, task: Task) -> None:
+        """This replica's driver stored a step: show it now (the stream's copy of the same
+        version, arriving later, is ignored by the version check)."""
+        if task.task_id in self._task_channels or task.workspace_id in self._workspaces:
+            self.on_change(ItemChange("task", task.workspace_id, task.task_id, task=task))
+
     def on_change(self, change: ItemChange) -> None:
         """One write seen by the feed: to the task's channel and the workspace's."""
         if change.kind == "task" and change.task is not None:

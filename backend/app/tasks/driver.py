@@ -9,7 +9,7 @@ hands over to the next one in the same step. The task's function follows it.
 
 import logging
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from pydantic import ValidationError
 
@@ -53,6 +53,9 @@ class TaskDriver:
         self._settings = settings
         self._defaults = JobDefaults.of(settings)
         self._owner = owner
+        # Told of every step this replica stored (the live event streams show it at once; other
+        # replicas learn of it from the table's change stream).
+        self.on_saved: Callable[[Task], None] | None = None
 
     def _policy(self) -> Policy:
         settings = self._settings
@@ -83,6 +86,8 @@ class TaskDriver:
         saved = await self._save(task, current, events, next_due_ms=due)
         if saved is not None:
             metrics.record_step(before=task, after=saved)
+            if self.on_saved is not None:
+                self.on_saved(saved)
         for event in events if saved is not None else ():
             log.log(_LEVELS[event.level], "%s: %s", event.stage or "task", event.message)
         if saved is not None and saved.function_id:
