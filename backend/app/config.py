@@ -95,6 +95,10 @@ class Settings(BaseSettings):
     # reader per replica (AWS allows 5 GetRecords per second per shard, shared by all readers:
     # with R replicas keep it at R/4 s or more), and only while someone watches.
     events_poll_seconds: float = Field(default=0.1, gt=0)
+    # Where a replica learns of changes: the table's stream (no table reads per change; AWS
+    # allows two readers per shard, so at most two replicas), or `poll`: one BatchGetItem of the
+    # watched tasks (and a Query per watched workspace) per interval, for more replicas.
+    events_source: Literal["stream", "poll"] = "stream"
     # A running build's log is read from the build service this often (per task, per replica).
     events_log_poll_seconds: float = Field(default=0.5, gt=0)
     # A comment line this often keeps proxies from closing an idle stream.

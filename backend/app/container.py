@@ -56,6 +56,7 @@ class Container:
         )
         events = EventHub(
             tasks=tasks,
+            functions=functions,
             stream=stream,
             infra=infra,
             objects=objects,

@@ -8,7 +8,7 @@ number of subscribers: one GetRecords per shard per interval for the whole repli
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from app.errors import DomainError, ServiceUnavailable
 from app.storage.changes import RECORDS_PER_READ, ChangeStream, ItemChange, StreamGone
@@ -30,13 +30,16 @@ class ChangeFeed:
         deliver: Callable[[ItemChange], None],
         wanted: Callable[[], bool],
         resync: Callable[[], None],
+        poll: Callable[[], Awaitable[list[ItemChange]]] | None = None,
     ) -> None:
+        """With `poll`, changes come from calling it every interval instead of the stream."""
         self._stream = stream
         self._poll = poll_seconds
         self._idle = idle_seconds
         self._deliver = deliver
         self._wanted = wanted
         self._resync = resync  # records may have been missed: re-read what is watched
+        self._poll_changes = poll
         self._task: asyncio.Task[None] | None = None
         self._ready: asyncio.Future[None] | None = None
         self.reads = 0  # GetRecords calls (the benchmark and the metrics count them)
@@ -56,6 +59,10 @@ class ChangeFeed:
             await asyncio.gather(task, return_exceptions=True)
 
     async def _run(self, ready: asyncio.Future[None]) -> None:
+        if self._poll_changes is not None:
+            ready.set_result(None)
+            await self._run_polls(self._poll_changes)
+            return
         try:
             iterators, known, arn = await self._position()
         except BaseException as exc:
@@ -96,6 +103,27 @@ class ChangeFeed:
                 continue
             if not busy:  # one read per interval, however long the read itself took
                 await asyncio.sleep(max(self._poll - (time.monotonic() - began), 0.0))
+
+    async def _run_polls(self, poll: Callable[[], Awaitable[list[ItemChange]]]) -> None:
+        """The `poll` source: what is watched, read every interval (shared by all watchers)."""
+        idle_since: float | None = None
+        while True:
+            if self._wanted():
+                idle_since = None
+            else:
+                idle_since = idle_since or time.monotonic()
+                if time.monotonic() - idle_since >= self._idle:
+                    self._task = None
+                    return
+            began = time.monotonic()
+            try:
+                for change in await poll():
+                    self._deliver(change)
+            except DomainError as exc:
+                log.warning("event feed (poll): %s", exc.detail)
+            except Exception:
+                log.exception("event feed (poll): unexpected error; retrying")
+            await asyncio.sleep(max(self._poll - (time.monotonic() - began), 0.0))
 
     async def _position(self) -> tuple[dict[str, str], set[str], str]:
         arn = await self._stream.arn()

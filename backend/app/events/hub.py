@@ -20,6 +20,8 @@ from app.events.frames import START, Cursor
 from app.events.logtail import LogTail
 from app.functions.schemas import Function
 from app.storage.changes import ChangeStream, ItemChange
+from app.storage.functions import FunctionRepository
+from app.storage.keys import TaskKey
 from app.storage.objects import ObjectStore
 from app.storage.tasks import TaskRepository
 from app.tasks.infra_client import InfraClient
@@ -36,6 +38,7 @@ class EventHub:
         self,
         *,
         tasks: TaskRepository,
+        functions: FunctionRepository,
         stream: ChangeStream,
         infra: InfraClient,
         objects: ObjectStore,
@@ -43,6 +46,7 @@ class EventHub:
         on_subscribers: Callable[[str, int], None] = lambda kind, count: None,
     ) -> None:
         self._tasks = tasks
+        self._functions = functions
         self._infra = infra
         self._objects = objects
         self._settings = settings
@@ -63,6 +67,7 @@ class EventHub:
             deliver=self.on_change,
             wanted=self._wanted,
             resync=self._resync,
+            poll=self._poll_watched if settings.events_source == "poll" else None,
         )
 
     # -- subscribing --------------------------------------------------------------------
@@ -253,6 +258,30 @@ class EventHub:
         if stored is not None:
             channel.update(stored)
             self._after(channel)
+
+    async def _poll_watched(self) -> list[ItemChange]:
+        """The `poll` source: every watched task in one BatchGetItem (per 100), and each watched
+        workspace's newest tasks and its functions (deletions are not seen this way)."""
+        watched = [
+            TaskKey(channel.task.workspace_id, task_id)
+            for task_id, channel in self._task_channels.items()
+        ]
+        changes = [
+            ItemChange("task", task.workspace_id, task.task_id, task=task)
+            for task in await self._tasks.get_many(task_keys=watched)
+        ]
+        for workspace_id in list(self._workspaces):
+            tasks = await self._tasks.list_in_workspace(
+                workspace_id=workspace_id, status=None, limit=25, next_token=None
+            )
+            functions = await self._functions.list_in_workspace(
+                workspace_id=workspace_id, limit=100, next_token=None
+            )
+            changes += [ItemChange("task", workspace_id, t.task_id, task=t) for t in tasks.items]
+            changes += [
+                ItemChange("function", workspace_id, f.id, function=f) for f in functions.items
+            ]
+        return changes
 
     # -- bookkeeping --------------------------------------------------------------------
 

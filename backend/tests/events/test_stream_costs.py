@@ -34,7 +34,7 @@ async def _watch(live: httpx.AsyncClient, infra: FakeInfraService, subscribers: 
     opened = asyncio.Event()
     connected = 0
 
-    async def follow() -> list[str]:
+    async def follow() -> list[tuple[str, str]]:
         nonlocal connected
         async with live.stream("GET", path) as response:
             reader = Reader(response)
@@ -43,7 +43,10 @@ async def _watch(live: httpx.AsyncClient, infra: FakeInfraService, subscribers: 
             connected += 1
             if connected == subscribers:
                 opened.set()
-            return [first.event] + [event.event for event in await reader.all()]
+            rest = await reader.all()
+            # Log lines and the end are the same for all; `task` frames are state, and each
+            # connection starts with the task as it was when it joined.
+            return [(e.event, e.data) for e in rest if e.event != "task"]
 
     watchers = [asyncio.create_task(follow()) for _ in range(subscribers)]
     await asyncio.wait_for(opened.wait(), 60)
@@ -51,7 +54,7 @@ async def _watch(live: httpx.AsyncClient, infra: FakeInfraService, subscribers: 
     results = await asyncio.gather(*watchers)
     reads = _reads_since(before)
     assert all(result == results[0] for result in results)  # everyone saw the same events
-    assert results[0][-1] == "end"
+    assert results[0][-1][0] == "end"
     return {"reads": reads, "seconds": time.monotonic() - started, "events": len(results[0])}
 
 
@@ -229,3 +232,33 @@ async def test_metrics_name_the_streams_and_the_tasks(
         "faas_tasks_active",
     ):
         assert name in text, name
+
+
+@pytest.fixture
+def poll_settings(settings: Settings, infra: FakeInfraService) -> Settings:
+    return events_settings(
+        settings,
+        infra.url,
+        events_source="poll",
+        events_poll_seconds=0.1,
+        events_max_subscribers=500,
+        poll_interval_seconds=0.2,
+    )
+
+
+async def test_in_poll_mode_watchers_share_one_batch_read_per_interval(
+    poll_settings: Settings, infra: FakeInfraService
+) -> None:
+    with serving(create_app(poll_settings)) as url:
+        limits = httpx.Limits(max_connections=300, max_keepalive_connections=300)
+        async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as live:
+            one = await _watch(live, infra, 1)
+            crowd = await _watch(live, infra, 200)
+    print("poll mode, 1 subscriber:", one, "\n200 subscribers:", crowd)
+    for run in (one, crowd):
+        assert run["reads"].get("GetRecords", 0) == 0  # the stream is not read in this mode
+        assert run["reads"].get("GetItem", 0) == 0
+    rate_one = one["reads"].get("BatchGetItem", 0) / one["seconds"]
+    rate_crowd = crowd["reads"].get("BatchGetItem", 0) / crowd["seconds"]
+    assert 0 < rate_one <= 1 / poll_settings.events_poll_seconds + 2
+    assert rate_crowd <= rate_one * 1.5 + 2, (one, crowd)
