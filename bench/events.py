@@ -178,7 +178,7 @@ async def _polling_phase(
 
 async def _driven_phase(url: str, infra: FakeInfraService, tasks: int) -> list[float]:
     """The backend's own pollers drive build tasks; for every `task` event after the first of
-    a connection: received − the step's `updated_at` (the step's time, written right after)."""
+    a connection: received - the step's `updated_at` (the step's time, written right after)."""
     latencies: list[float] = []
     infra.succeed_after("build", polls=2)
     async with httpx.AsyncClient(base_url=url, timeout=30) as client:
@@ -224,6 +224,21 @@ async def _run(quick: bool) -> Section:
                     )
                 log("events: a 1 s poller for comparison")
                 polled = await _polling_phase(backend.url, dynamodb, task, 8 if quick else 20)
+        poll_env = backend_env(
+            aws, POLLERS_ENABLED="false", SWEEPER_ENABLED="false",
+            EVENTS_SOURCE="poll", EVENTS_POLL_SECONDS="0.25",
+        )  # fmt: skip
+        with running_backend(poll_env, name="poll-source") as backend:
+            session = aioboto3.Session()
+            async with session.client(
+                "dynamodb", endpoint_url=aws.dynamodb_url, region_name="us-east-1"
+            ) as dynamodb:
+                polled_source = {}
+                for subscribers in (1, 200):
+                    log(f"events (poll source): {subscribers} subscriber(s)")
+                    polled_source[subscribers] = await _phase(
+                        backend.url, aws, dynamodb, task, subscribers, changes
+                    )
         with FakeInfraService(token=TOKEN) as infra:
             env = backend_env(aws, infra.url, SWEEPER_ENABLED="false")
             with running_backend(env, name="driven") as backend:
@@ -266,6 +281,14 @@ async def _run(quick: bool) -> Section:
         )
         if run["missing"]:
             section.add(f"events not received, {subscribers} subscribers", str(run["missing"]))
+    for subscribers, run in polled_source.items():
+        lat = run["latencies"]
+        section.add(
+            f"EVENTS_SOURCE=poll (every 0.25 s), {subscribers} subscriber(s): p50 / p99; "
+            "table reads per second",
+            f"{percentile(lat, 50) * 1000:.0f} ms / {percentile(lat, 99) * 1000:.0f} ms; "
+            f"{run['table_reads'] / run['seconds']:.1f} (BatchGetItem)",
+        )
     section.note(
         "One reader of the table's DynamoDB stream per backend replica (GetRecords every "
         "EVENTS_POLL_SECONDS = 0.1 s per shard while anyone watches — at once again only after a "

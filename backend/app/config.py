@@ -92,8 +92,7 @@ class Settings(BaseSettings):
     sweep_grace_seconds: float = Field(default=3600.0, ge=0)
 
     # The live event streams (app.events): the table's change stream is read this often by one
-    # reader per replica (AWS allows 5 GetRecords per second per shard, shared by all readers:
-    # with R replicas keep it at R/4 s or more), and only while someone watches.
+    # reader per replica, only while someone watches (in `poll` mode: the watched items).
     events_poll_seconds: float = Field(default=0.1, gt=0)
     # Where a replica learns of changes: the table's stream (no table reads per change; AWS
     # allows two readers per shard, so at most two replicas), or `poll`: one BatchGetItem of the
