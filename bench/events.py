@@ -94,7 +94,13 @@ async def _subscriber(
 
 
 async def _phase(
-    url: str, aws: Any, dynamodb: Any, task: dict[str, Any], subscribers: int, changes: int
+    url: str,
+    aws: Any,
+    dynamodb: Any,
+    task: dict[str, Any],
+    subscribers: int,
+    changes: int,
+    tag: str = "",
 ) -> dict[str, Any]:
     """`changes` writes 50 ms apart with `subscribers` watching; latencies and request counts."""
     path = f"/api/v1/tasks/{task['task_id']}/events"
@@ -109,7 +115,7 @@ async def _phase(
         await asyncio.wait_for(asyncio.gather(*(ready.wait() for ready in readies)), 120)
         await asyncio.sleep(0.5)
         writer = Writer(dynamodb, task)
-        prefix = f"bench {subscribers}-"
+        prefix = f"bench {tag}{subscribers}-"  # new labels: a new subscriber replays old ones
         aws.reset_counts()
         started = time.perf_counter()
         for n in range(changes):
@@ -237,7 +243,7 @@ async def _run(quick: bool) -> Section:
                 for subscribers in (1, 200):
                     log(f"events (poll source): {subscribers} subscriber(s)")
                     polled_source[subscribers] = await _phase(
-                        backend.url, aws, dynamodb, task, subscribers, changes
+                        backend.url, aws, dynamodb, task, subscribers, changes, tag="poll-"
                     )
         with FakeInfraService(token=TOKEN) as infra:
             env = backend_env(aws, infra.url, SWEEPER_ENABLED="false")
