@@ -16,6 +16,7 @@ from pathlib import Path
 
 import events
 import harness
+import invoke
 import pipeline
 import polling
 import real_build
@@ -23,7 +24,7 @@ import runtime_host
 import scale
 import upload
 
-BENCHMARKS = [polling, upload, pipeline, scale, real_build, runtime_host, events]
+BENCHMARKS = [polling, upload, pipeline, scale, real_build, runtime_host, invoke, events]
 RESULTS = Path(__file__).resolve().parent / "results.md"
 
 

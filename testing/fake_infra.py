@@ -28,9 +28,24 @@ from typing import Any, NamedTuple, Self, TypeVar
 from urllib.parse import urlsplit
 
 from contract.build_log import LOG_CHUNK_DEFAULT, LOG_CHUNK_MAX, BuildLogChunk, utf8_chunk
-from contract.jobs import COLLECTIONS, STAGE_OF_COLLECTION, JobRequest, StageName
+from contract.jobs import (
+    COLLECTIONS,
+    STAGE_OF_COLLECTION,
+    BuildRequest,
+    DeployRequest,
+    JobRequest,
+    StageName,
+)
 from contract.problems import PROBLEM_JSON, problem_body
-from testing.fake_infra_jobs import JobBook, KeyConflict, Outcome, app_name_of, parse_request
+from testing.fake_infra_jobs import (
+    FakeJob,
+    JobBook,
+    KeyConflict,
+    Outcome,
+    app_name_of,
+    parse_request,
+)
+from testing.fake_runtime import FakeRuntime
 
 __all__ = ["FakeInfraService", "Outcome", "RequestRecord"]
 
@@ -73,8 +88,15 @@ class FakeInfraService:
     ) -> None:
         """`log_path` may hold {kind}, {job_id} and {job_key}; jobs have no log path without it."""
         self.token = token
+        # Deployed apps that answer HTTP, their logs, test invocations (testing/fake_runtime.py).
+        self.runtime = FakeRuntime()
         self._new_book = partial(
-            JobBook, registry=registry, storage_prefix=storage_prefix, log_path=log_path
+            JobBook,
+            registry=registry,
+            storage_prefix=storage_prefix,
+            log_path=log_path,
+            endpoint_of=self.runtime.endpoint,
+            succeeded=_runtime_follows(self.runtime),
         )
         self._lock = threading.Lock()
         self._wake = threading.Event()  # set on down()/stop(): sleeping handlers give up
@@ -102,6 +124,7 @@ class FakeInfraService:
 
     def stop(self) -> None:
         self.down()
+        self.runtime.stop()
 
     def down(self) -> None:
         """Close the listening socket: connections are refused; requests in flight are dropped."""
@@ -118,6 +141,7 @@ class FakeInfraService:
         """Listen again on the same port."""
         if self._server is not None:
             return
+        self.runtime.start()
         self._wake.clear()
         server = _Server(("127.0.0.1", self._port), _Handler)
         server.fake = self
@@ -137,6 +161,7 @@ class FakeInfraService:
             self._delays: dict[Scope, float] = {}
             self._faults: list[_Fault] = []
             self._book = self._new_book()
+            self.runtime.reset()
             self._requests: list[RequestRecord] = []
             self._posts: Counter[str] = Counter()
             self._created: Counter[str] = Counter()
@@ -309,6 +334,9 @@ class FakeInfraService:
         parts = path.strip("/").split("/")
         if request.command == "GET" and _is_build_log(parts):  # contract.build_log
             return self._build_log(parts[2], urlsplit(request.path).query)
+        answer = _serve_runtime(self, request, parts)
+        if answer is not None:
+            return answer
         kind = STAGE_OF_COLLECTION.get(parts[1]) if len(parts) in (2, 3) else None
         if parts[0] != "v1" or kind is None:
             return _problem(404, "NOT_FOUND", f"no such endpoint: {path}", path)
@@ -422,6 +450,21 @@ class FakeInfraService:
             return 200, job.view()
 
 
+def _runtime_follows(runtime: FakeRuntime) -> Callable[[FakeJob], None]:
+    """What a succeeded job means to the fake runtime: a component to test, an app to serve."""
+
+    def succeeded(job: FakeJob) -> None:
+        request, result = job.request, job.result or {}
+        if isinstance(request, BuildRequest):
+            runtime.built(request.artifact)
+        elif isinstance(request, DeployRequest):
+            runtime.deployed(
+                namespace=result["namespace"], name=result["name"], manifest=request.manifest
+            )
+
+    return succeeded
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
@@ -440,6 +483,9 @@ class _Handler(BaseHTTPRequestHandler):
         self._answer()
 
     def do_POST(self) -> None:
+        self._answer()
+
+    def do_DELETE(self) -> None:
         self._answer()
 
     def _answer(self) -> None:
@@ -505,3 +551,33 @@ def _lookup(table: dict[Scope, _T], kind: str, app_name: str | None, default: _T
 
 def _is_build_log(parts: list[str]) -> bool:
     return len(parts) == 4 and parts[:2] == ["v1", "builds"] and parts[3] == "log"
+
+
+# --- the second-wave calls (apps, logs, test invocations): testing/fake_runtime.py -----------
+
+
+def _serve_runtime(fake: FakeInfraService, request: _Handler, parts: list[str]) -> Answer | None:
+    """The answer to an app, logs or test-invocation call; None for the job collections.
+
+    Faults and delays set for kind "deploy" apply to these calls too (the deploy service
+    serves them).
+    """
+    split = urlsplit(request.path)
+    if parts[:2] not in (["v1", "test-invocations"], ["v1", "deployments"]) or (
+        parts[1] == "deployments" and len(parts) < 4
+    ):
+        return None
+    body: object = None
+    if request.command == "POST":
+        body = _read_json(request, split.path)
+        if isinstance(body, tuple):
+            return body
+    return fake._guarded(
+        "deploy",
+        parts[3] if len(parts) > 3 else None,
+        None,
+        lambda: (
+            fake.runtime.serve(request.command, parts, split.query, body)
+            or _problem(404, "NOT_FOUND", f"no such endpoint: {split.path}", split.path)
+        ),
+    )

@@ -9,6 +9,7 @@ guards it.
 import hashlib
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -87,10 +88,22 @@ def _asked(request: JobRequest) -> dict[str, Any]:
 class JobBook:
     """Jobs by id and by (kind, job_key); a job's outcome is fixed when it is created."""
 
-    def __init__(self, *, registry: str, storage_prefix: str, log_path: str | None) -> None:
+    def __init__(
+        self,
+        *,
+        registry: str,
+        storage_prefix: str,
+        log_path: str | None,
+        endpoint_of: Callable[[str, str], str] | None = None,
+        succeeded: Callable[[FakeJob], None] | None = None,
+    ) -> None:
+        """`endpoint_of(namespace, name)`: a deploy result's endpoint; `succeeded(job)` is
+        told of every job that succeeds (the fake runtime deploys what a deploy job made)."""
         self.registry = registry
         self.storage_prefix = storage_prefix
         self.log_path_template = log_path
+        self.endpoint_of = endpoint_of
+        self.succeeded = succeeded
         self._jobs: dict[str, FakeJob] = {}
         self._by_key: dict[tuple[str, str], str] = {}
 
@@ -148,6 +161,8 @@ class JobBook:
             job.log_path = job.outcome.log_path or job.log_path
         else:
             job.status, job.result = "succeeded", self._result(job)
+            if self.succeeded is not None:
+                self.succeeded(job)
 
     def _result(self, job: FakeJob) -> dict[str, Any]:
         request, app_name = job.request, job.app_name or "app"
@@ -172,7 +187,11 @@ class JobBook:
                 namespace=namespace,
                 name=app_name,
                 ready_replicas=1,
-                endpoint=f"http://{app_name}.{namespace}.svc.cluster.local",
+                endpoint=(
+                    self.endpoint_of(namespace, app_name)
+                    if self.endpoint_of
+                    else f"http://{app_name}.{namespace}.svc.cluster.local"
+                ),
             )
         return result.model_dump(mode="json")
 

@@ -70,6 +70,19 @@ class Settings(BaseSettings):
     infra_service_token: SecretStr = SecretStr("dev-infra-token")
     infra_request_timeout_seconds: float = Field(default=10.0, gt=0)
 
+    # Invoking a deployed function through /api/functions/{id}/invoke (app/invoke): bounds of
+    # the forwarded request and of the function's answer, and of the whole exchange (above the
+    # gateway's own limit, so that its FUNCTION_TIMEOUT reaches the caller as it is).
+    invoke_max_request_bytes: int = Field(default=6 * MIB, ge=1)
+    invoke_max_response_bytes: int = Field(default=6 * MIB, ge=1)
+    invoke_timeout_seconds: float = Field(default=45.0, gt=0)
+    # A test invocation may compile the component before it runs it (the sandbox's load time).
+    test_invoke_timeout_seconds: float = Field(default=180.0, gt=0)
+    # How long the invoke route trusts a function record it has read (0: read it every call).
+    invoke_function_cache_seconds: float = Field(default=2.0, ge=0)
+    # How often each replica adds its invocation figures to the function's stats item.
+    invoke_stats_flush_seconds: float = Field(default=5.0, gt=0)
+
     ecr_registry_url: str = "127.0.0.1:5001"
     ecr_repository: str = "faas-functions"
     deploy_namespace: str = "default"

@@ -10,16 +10,19 @@ from app.auth.role_cache import RoleCache
 from app.aws import AwsClients
 from app.config import Settings
 from app.events.hub import EventHub
+from app.invoke.cache import FunctionCache
+from app.invoke.stats import InvocationRecorder
 from app.observability.metrics import set_sse_subscribers
 from app.storage.api_keys import ApiKeyRepository
 from app.storage.changes import ChangeStream
 from app.storage.functions import FunctionRepository
+from app.storage.invocation_stats import InvocationStatsRepository
 from app.storage.members import MemberRepository
 from app.storage.objects import ObjectStore
 from app.storage.tasks import TaskRepository, WorkspaceLimits
 from app.storage.workspaces import WorkspaceRepository
 from app.tasks.driver import TaskDriver
-from app.tasks.infra_client import InfraClient
+from app.tasks.infra_client import InfraClient, RuntimeClient
 from app.tasks.poller import TaskPoller, replica_id
 from app.tasks.service import TaskRepos
 
@@ -36,14 +39,27 @@ class Container:
     tasks: TaskRepository
     objects: ObjectStore
     infra: InfraClient
+    runtime: RuntimeClient
     poller: TaskPoller
     jwt_verifier: JwtVerifier | None
     roles: RoleCache
     events: EventHub
+    # Function endpoints (app/invoke): their own client, pool and limits.
+    invoke_http: httpx.AsyncClient
+    invocation_stats: InvocationStatsRepository
+    invocations: InvocationRecorder
+    invocable: FunctionCache
     owner: str = field(default_factory=replica_id)
 
     @classmethod
-    def build(cls, *, settings: Settings, aws: AwsClients, http: httpx.AsyncClient) -> "Container":
+    def build(
+        cls,
+        *,
+        settings: Settings,
+        aws: AwsClients,
+        http: httpx.AsyncClient,
+        invoke_http: httpx.AsyncClient,
+    ) -> "Container":
         table = settings.dynamodb_table
         owner = replica_id()
         tasks = TaskRepository(client=aws.dynamodb, table=table)
@@ -51,6 +67,7 @@ class Container:
         functions = FunctionRepository(client=aws.dynamodb, table=table)
         objects = ObjectStore(client=aws.s3, bucket=settings.s3_bucket)
         stream = ChangeStream(dynamodb=aws.dynamodb, streams=aws.dynamodb_streams, table=table)
+        stats = InvocationStatsRepository(client=aws.dynamodb, table=table)
         driver = TaskDriver(
             tasks=tasks, functions=functions, infra=infra, settings=settings, owner=owner
         )
@@ -75,10 +92,17 @@ class Container:
             tasks=tasks,
             objects=objects,
             infra=infra,
+            runtime=RuntimeClient(http=http, settings=settings),
             poller=TaskPoller(tasks=tasks, driver=driver, settings=settings, owner=owner),
             jwt_verifier=_jwt_verifier(settings, http),
             roles=RoleCache(ttl=settings.membership_cache_seconds),
             events=events,
+            invoke_http=invoke_http,
+            invocation_stats=stats,
+            invocations=InvocationRecorder(
+                repository=stats, flush_seconds=settings.invoke_stats_flush_seconds
+            ),
+            invocable=FunctionCache(ttl=settings.invoke_function_cache_seconds),
             owner=owner,
         )
 

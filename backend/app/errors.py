@@ -87,6 +87,16 @@ class ServiceUnavailable(DomainError):
         self.headers.setdefault("Retry-After", str(retry_after))
 
 
+class BadGateway(DomainError):
+    """Something we called on the user's behalf failed (the function, or a service)."""
+
+    status, code, title = 502, "BAD_GATEWAY", "Bad gateway"
+
+
+class GatewayTimeout(DomainError):
+    status, code, title = 504, "GATEWAY_TIMEOUT", "Gateway timeout"
+
+
 class InternalError(DomainError):
     status, code, title = 500, "INTERNAL_ERROR", "Internal server error"
 

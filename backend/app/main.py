@@ -24,6 +24,8 @@ from app.errors import install_error_handlers
 from app.events.router import router as events_router
 from app.functions.router import router as functions_router
 from app.health.router import router as health_router
+from app.invoke.proxy import invoke_http_client, is_invoke_path
+from app.invoke.router import router as invoke_router
 from app.logging_setup import configure_logging
 from app.maintenance.sweeper import start_sweeper
 from app.observability.router import router as metrics_router
@@ -42,9 +44,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         async with AsyncExitStack() as stack:
             aws = await stack.enter_async_context(open_aws_clients(settings))
             http = await stack.enter_async_context(infra_http_client(settings))
-            container = Container.build(settings=settings, aws=aws, http=http)
+            invoke_http = await stack.enter_async_context(invoke_http_client(settings))
+            container = Container.build(
+                settings=settings, aws=aws, http=http, invoke_http=invoke_http
+            )
             app.state.container = container
             stack.push_async_callback(container.events.close)
+            # Invocation figures: flushed every few seconds, and once more on the way out.
+            flusher = asyncio.create_task(container.invocations.run(), name="invocation-stats")
+            stack.push_async_callback(_stop, flusher)
             if settings.pollers_enabled:
                 poller = asyncio.create_task(container.poller.run(), name="task-poller")
                 stack.push_async_callback(_stop, poller)
@@ -73,6 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         default=1024 * 1024,
         upload_limit=settings.max_upload_bytes,
         is_upload=is_upload_path,
+        bounds_itself=is_invoke_path,
     )
     app.add_middleware(AuthenticationMiddleware)
     app.add_middleware(
@@ -92,6 +101,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(tasks_router)
     app.include_router(events_router)
     app.include_router(metrics_router)
+    app.include_router(invoke_router)
     app.include_router(access_router)
     mount_console(app)
     return app

@@ -11,7 +11,11 @@ from pathlib import Path
 from faas_cli.tests.conftest import Backend, Cli, error_of, faas_command, json_of, subprocess_env
 
 STAGES = ["build", "push", "scaffold", "deploy"]
-FAKE_ENDPOINT = "http://hello.default.svc.cluster.local"  # what the fake's deploy reports
+
+
+def fake_endpoint(backend: Backend) -> str:
+    """What the fake's deploy reports: its echo app's URL for default/hello."""
+    return backend.infra.runtime.endpoint("default", "hello")
 
 
 def test_init_deploy_follows_every_stage_and_prints_the_endpoint_then_logs(
@@ -24,11 +28,14 @@ def test_init_deploy_follows_every_stage_and_prints_the_endpoint_then_logs(
     shown = [line.split()[1] for line in lines if line.strip().startswith("✓")]
     assert shown == STAGES
     assert all(line.rstrip().endswith("s") for line in lines if line.strip().startswith("✓"))
-    assert f"Deployed hello: {FAKE_ENDPOINT}" in result.stdout
+    assert f"Deployed hello: {fake_endpoint(backend)}" in result.stdout
     assert "created function hello" in result.stderr
 
     function = json_of(api_cli.ok("function", "get", "hello", "-o", "json"))
-    assert (function["deployment_status"], function["endpoint"]) == ("deployed", FAKE_ENDPOINT)
+    assert (function["deployment_status"], function["endpoint"]) == (
+        "deployed",
+        fake_endpoint(backend),
+    )
 
     logs = api_cli.ok("logs", "hello")
     assert "pipeline" in logs.stdout
@@ -42,14 +49,14 @@ def test_init_deploy_follows_every_stage_and_prints_the_endpoint_then_logs(
     assert "completed" in got.stdout
 
 
-def test_deploy_with_json_output_prints_only_json_on_stdout(api_cli: Cli) -> None:
+def test_deploy_with_json_output_prints_only_json_on_stdout(api_cli: Cli, backend: Backend) -> None:
     api_cli.ok("init", "hello")
     result = api_cli.ok("deploy", "hello", "-o", "json")
     data = json_of(result)
     assert data["task"]["status"] == "completed"
     assert [s["name"] for s in data["task"]["stages"]] == STAGES
     assert data["function"]["name"] == "hello"
-    assert data["endpoint"] == FAKE_ENDPOINT
+    assert data["endpoint"] == fake_endpoint(backend)
     assert data["invoke_url"].endswith(f"/api/functions/{data['function']['id']}/invoke/")
     assert result.stderr == ""
 
@@ -132,7 +139,9 @@ def test_a_single_py_file_is_sent_as_it_is(api_cli: Cli, backend: Backend, tmp_p
     assert backend.s3_object(stored_path) == source.read_bytes()
 
 
-def test_no_follow_returns_the_task_at_once_and_task_watch_follows_it(api_cli: Cli) -> None:
+def test_no_follow_returns_the_task_at_once_and_task_watch_follows_it(
+    api_cli: Cli, backend: Backend
+) -> None:
     api_cli.ok("init", "hello")
     started = json_of(api_cli.ok("deploy", "hello", "--no-follow", "-o", "json"))
     task_id = started["task"]["task_id"]
@@ -140,7 +149,7 @@ def test_no_follow_returns_the_task_at_once_and_task_watch_follows_it(api_cli: C
 
     watched = api_cli.ok("task", "watch", task_id)
     assert [line.split()[1] for line in watched.stdout.splitlines() if "✓" in line] == STAGES
-    assert f"Completed: {FAKE_ENDPOINT}" in watched.stdout
+    assert f"Completed: {fake_endpoint(backend)}" in watched.stdout
     assert json_of(api_cli.ok("task", "get", task_id, "-o", "json"))["status"] == "completed"
 
 

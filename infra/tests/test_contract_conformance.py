@@ -120,3 +120,44 @@ async def test_both_answer_the_build_log_call_alike(
             assert answer.headers["content-type"] == "application/problem+json"
         unknown = await http.get("/v1/builds/build-unknown/log")
         assert unknown.status_code == 404 and unknown.json()["code"] == "JOB_NOT_FOUND"
+
+
+# --- the second-wave calls (apps, runtime logs, test invocations) -----------------------------
+
+WASM = f"{S3}/build-artifacts/none/hello.wasm"
+RUNTIME_CASES: list[tuple[str, str, str, dict[str, Any] | None]] = [
+    ("an app nobody deployed", "GET", "/v1/deployments/default/nobody", None),
+    ("undeploy of nothing", "DELETE", "/v1/deployments/default/nobody", None),
+    ("a name that is no DNS label", "GET", "/v1/deployments/default/No_Body", None),
+    ("logs of nothing", "GET", "/v1/deployments/default/nobody/logs", None),
+    ("logs since no time", "GET", "/v1/deployments/default/nobody/logs?since=never", None),
+    ("logs with limit 0", "GET", "/v1/deployments/default/nobody/logs?limit=0", None),
+    ("logs with tail 1001", "GET", "/v1/deployments/default/nobody/logs?tail=1001", None),
+    ("a test of a missing component", "POST", "/v1/test-invocations",
+     {"app_name": "hello", "wasm_path": WASM}),
+    ("a test without wasm_path", "POST", "/v1/test-invocations", {"app_name": "hello"}),
+    ("a test with a bad method", "POST", "/v1/test-invocations",
+     {"app_name": "hello", "wasm_path": WASM, "request": {"method": "get"}}),
+    ("a test with an unknown field", "POST", "/v1/test-invocations",
+     {"app_name": "hello", "wasm_path": WASM, "extra": 1}),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("case", "method", "path", "body"), RUNTIME_CASES, ids=[c for c, *_ in RUNTIME_CASES]
+)
+async def test_the_fake_and_the_service_agree_on_the_runtime_calls(
+    client: httpx.AsyncClient,
+    fake: httpx.AsyncClient,
+    case: str,
+    method: str,
+    path: str,
+    body: dict[str, Any] | None,
+) -> None:
+    real = await client.request(method, path, json=body)
+    faked = await fake.request(method, path, json=body)
+    assert real.status_code == faked.status_code, (case, real.text, faked.text)
+    if real.status_code >= 400:
+        assert real.json()["code"] == faked.json()["code"], (real.text, faked.text)
+    else:
+        assert real.json() == faked.json()

@@ -81,12 +81,20 @@ class BodySizeLimit:
     """
 
     def __init__(
-        self, app: ASGIApp, *, default: int, upload_limit: int, is_upload: Callable[[str], bool]
+        self,
+        app: ASGIApp,
+        *,
+        default: int,
+        upload_limit: int,
+        is_upload: Callable[[str], bool],
+        bounds_itself: Callable[[str], bool] = lambda path: False,
     ) -> None:
+        """`bounds_itself(path)`: the route enforces its own limit (the invoke proxy)."""
         self.app = app
         self.default = default
         self.upload_limit = upload_limit
         self.is_upload = is_upload
+        self.bounds_itself = bounds_itself
 
     def _limits_for(self, path: str) -> tuple[int, int]:
         """(bytes accepted on the wire, the limit named in the refusal)."""
@@ -95,7 +103,7 @@ class BodySizeLimit:
         return self.default, self.default
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or self.bounds_itself(scope["path"]):
             await self.app(scope, receive, send)
             return
         limit, named = self._limits_for(scope["path"])

@@ -10,6 +10,7 @@ from app.auth.role_cache import RoleCache
 from app.errors import Forbidden, NotFound
 from app.functions.models import FunctionRecord
 from app.ids import is_id
+from app.invoke.cache import FunctionCache
 from app.logging_setup import task_context
 from app.storage.functions import FunctionRepository, function_not_found
 from app.storage.members import MemberRepository
@@ -70,8 +71,16 @@ class Access:
             raise Forbidden("Only the workspace's owner may do this", code="OWNER_REQUIRED")
         return record
 
-    async def function(self, function_id: str) -> FunctionRecord:
-        record = await self._functions.get(function_id=function_id) if is_id(function_id) else None
+    async def function(self, function_id: str, *, cached: FunctionCache | None = None) -> (
+        FunctionRecord
+    ):  # fmt: skip
+        """The function, if the caller may use its workspace; `cached`: a record read a moment
+        ago will do (the invoke route), membership is checked all the same."""
+        record = cached.get(function_id) if cached is not None else None
+        if record is None and is_id(function_id):
+            record = await self._functions.get(function_id=function_id)
+            if record is not None and cached is not None:
+                cached.put(record)
         if record is None or not await self.role_in(record.workspace_id):
             raise function_not_found(function_id)
         return record

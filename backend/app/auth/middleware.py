@@ -17,11 +17,14 @@ class AuthenticationMiddleware:
         if scope["type"] != "http" or not scope["path"].startswith("/api"):
             await self.app(scope, receive, send)
             return
-        if scope["method"] == "OPTIONS":  # CORS preflights carry no credentials
+        headers = dict(scope["headers"])
+        # CORS preflights carry no credentials (any other OPTIONS, e.g. one invoking a
+        # function, is a request like the others).
+        if scope["method"] == "OPTIONS" and b"access-control-request-method" in headers:
             await self.app(scope, receive, send)
             return
         container = scope["app"].state.container
-        header = dict(scope["headers"]).get(b"authorization", b"").decode("latin-1")
+        header = headers.get(b"authorization", b"").decode("latin-1")
         scheme, _, token = header.partition(" ")
         token = token.strip() if scheme.lower() == "bearer" else ""
         try:

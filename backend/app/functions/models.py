@@ -12,3 +12,7 @@ class FunctionRecord(Function):
 
     # The task that holds the function (one pipeline at a time); absent when none does.
     active_task_id: str | None = None
+    # What the last completed deploy made: the app (namespace, name) at the deploy service,
+    # which invoke calls through `endpoint` and delete undeploys. Cleared on undeploy.
+    deployed_namespace: str | None = None
+    deployed_name: str | None = None

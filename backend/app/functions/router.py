@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter, status
 
-from app.api.deps import FunctionDep, FunctionsDep, WorkspaceDep
+from app.api.deps import ContainerDep, FunctionDep, FunctionsDep, WorkspaceDep
 from app.api.pagination import Limit, NextToken
 from app.api.problems import PROBLEM_RESPONSES
 from app.functions import service
@@ -47,5 +47,17 @@ async def update_function(
 
 
 @router.delete("/functions/{function_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_function(function: FunctionDep, functions: FunctionsDep) -> None:
-    await service.delete_function(functions=functions, function=function)
+async def delete_function(
+    function: FunctionDep, functions: FunctionsDep, container: ContainerDep
+) -> None:
+    """Undeploy the function, then delete it (409 TASK_IN_PROGRESS while a task runs; 503 and
+    the function kept when the deploy service cannot be reached)."""
+    await service.delete_function(
+        functions=functions,
+        runtime=container.runtime,
+        tasks=container.tasks,
+        stats=container.invocation_stats,
+        function=function,
+    )
+    container.invocable.forget(function.id)
+    container.invocations.forget(function.id)

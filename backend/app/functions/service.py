@@ -3,10 +3,14 @@
 from typing import Any
 
 from app.clock import now_iso
+from app.functions import cleanup
 from app.functions.models import FunctionRecord
 from app.functions.schemas import Function, FunctionCreate, FunctionList, FunctionUpdate
 from app.ids import new_id
 from app.storage.functions import FunctionRepository
+from app.storage.invocation_stats import InvocationStatsRepository
+from app.storage.tasks import TaskRepository
+from app.tasks.infra_client import RuntimeClient
 from app.workspaces.models import WorkspaceRecord
 
 
@@ -50,6 +54,16 @@ async def update_function(
     return render(await functions.update(function=function, changes=changes))
 
 
-async def delete_function(*, functions: FunctionRepository, function: FunctionRecord) -> None:
-    """Delete a function and free its name."""
+async def delete_function(
+    *,
+    functions: FunctionRepository,
+    runtime: RuntimeClient,
+    tasks: TaskRepository,
+    stats: InvocationStatsRepository,
+    function: FunctionRecord,
+) -> None:
+    """Undeploy a function, then delete it and free its name (409 while a task runs)."""
+    cleanup.refuse_while_busy(function)
+    await cleanup.undeploy(runtime=runtime, tasks=tasks, function=function)
     await functions.delete(function=function)
+    await stats.delete(workspace_id=function.workspace_id, function_id=function.id)

@@ -10,6 +10,7 @@ Item layout (SPEC §3), all in partition `WS#{workspace_id}`:
 | rate window     | `RATE#{minute}`     | (task creations per minute; expires via TTL) |
 | function        | `FN#{function_id}`  | IdIndex: `FN#{function_id}`                  |
 | function name   | `FNNAME#{name}`     | (guard item: names are unique per workspace) |
+| invocation stats| `FNSTATS#{function_id}` | (counters and a duration histogram, ADDed) |
 | build task      | `BUILD#{task_id}`   | IdIndex: `TASK#{task_id}`; DueIndex while active |
 | idempotency key | `IDEM#{sha256(key)}`| (expires through the `ttl` attribute)        |
 
@@ -49,6 +50,7 @@ DUE_SHARDS = 8
 META = "META"
 FUNCTION_PREFIX = "FN#"
 FUNCTION_NAME_PREFIX = "FNNAME#"
+FUNCTION_STATS_PREFIX = "FNSTATS#"
 TASK_PREFIX = "BUILD#"
 IDEMPOTENCY_PREFIX = "IDEM#"
 MEMBER_PREFIX = "MEMBER#"
@@ -97,6 +99,11 @@ def function_entity_id(function_id: str) -> str:
 
 def function_name_key(workspace_id: str, name: str) -> dict[str, str]:
     return {PK: workspace_pk(workspace_id), SK: f"{FUNCTION_NAME_PREFIX}{name}"}
+
+
+def function_stats_key(workspace_id: str, function_id: str) -> dict[str, str]:
+    """A function's invocation figures (app.storage.invocation_stats)."""
+    return {PK: workspace_pk(workspace_id), SK: f"{FUNCTION_STATS_PREFIX}{function_id}"}
 
 
 def task_key(workspace_id: str, task_id: str) -> dict[str, str]:

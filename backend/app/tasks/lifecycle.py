@@ -198,6 +198,10 @@ def function_follow(task: Task, *, previous: Task) -> FunctionFollow | None:
         value = getattr(task, name)
         if value and value != getattr(previous, name):
             changes[name] = value
+    if task.deployment and task.deployment != previous.deployment:
+        # What the function is deployed as: what invoke calls and delete undeploys.
+        changes["deployed_namespace"] = task.deployment.namespace
+        changes["deployed_name"] = task.deployment.name
     deployment = deployment_status_for(task)
     if deployment and deployment != deployment_status_for(previous):
         changes["deployment_status"] = deployment

@@ -1,19 +1,87 @@
-"""A task's and a function's logs: pipeline events (in the task item) and build logs (in S3)."""
+"""A task's and a function's logs: pipeline events (in the task item), build logs (in S3) and
+a deployed function's runtime lines (from the deploy service, docs/contract.md)."""
 
 import base64
 import binascii
+import heapq
 import json
+import logging
+from datetime import UTC, datetime
 
-from app.errors import InvalidInput
+from app.errors import DomainError, InvalidInput
 from app.functions.models import FunctionRecord
 from app.storage import keys
 from app.storage.objects import ObjectStore
 from app.storage.tasks import TaskRepository
+from app.tasks.infra_client import RuntimeClient
 from app.tasks.models import Task
 from app.tasks.schemas import LogEntry, LogPage, LogQuery
 
+log = logging.getLogger(__name__)
+
 FUNCTION_TASKS_SHOWN = 10
 BUILD_LOG_MAX_BYTES = 512 * 1024
+# Runtime lines asked of the deploy service per request (its page limit): the latest ones,
+# or with `since` the first ones after it.
+RUNTIME_LINES = 1000
+
+
+def parse_time(stamp: str) -> datetime:
+    """An ISO 8601 time (UTC when it names no zone); ValueError if it is none."""
+    moment = datetime.fromisoformat(stamp.replace("Z", "+00:00").replace("z", "+00:00"))
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+def time_key(stamp: str) -> str:
+    """A time that sorts right across precisions and zones: ours have milliseconds, the
+    runtime's microseconds (`…00.123Z` → `…00.123000Z`)."""
+    try:
+        moment = parse_time(stamp)
+    except ValueError:
+        return stamp
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+async def runtime_entries(
+    *, runtime: RuntimeClient, function: FunctionRecord, query: LogQuery, required: bool
+) -> list[LogEntry]:
+    """What the deployed function printed, oldest first (none when it is not deployed).
+
+    When the deploy service cannot answer, the lines are left out, unless they were asked
+    for alone (`required`): then its 503 is the answer.
+    """
+    if not (function.deployed_namespace and function.deployed_name):
+        return []
+    try:
+        page = await runtime.runtime_logs(
+            namespace=function.deployed_namespace,
+            name=function.deployed_name,
+            since=time_key(query.since) if query.since else None,
+            limit=RUNTIME_LINES,
+            tail=query.tail or (None if query.since else RUNTIME_LINES),
+        )
+    except DomainError as exc:
+        if required:
+            raise
+        log.warning("runtime logs of %s left out: %s", function.id, exc.detail)
+        return []
+    return [
+        LogEntry(
+            time=entry.time,
+            source="runtime",
+            level="error" if entry.stream == "stderr" else "info",
+            message=entry.message,
+            replica=entry.replica,
+            stream=entry.stream,
+            invocation_id=entry.invocation_id,
+        )
+        for entry in (page.entries if page else [])
+    ]
+
+
+def merged(first: list[LogEntry], second: list[LogEntry]) -> list[LogEntry]:
+    """Two time-ordered lists as one, by time."""
+    return list(heapq.merge(first, second, key=lambda entry: time_key(entry.time)))
 
 
 async def task_entries(*, objects: ObjectStore, task: Task) -> list[LogEntry]:
@@ -43,7 +111,7 @@ async def task_entries(*, objects: ObjectStore, task: Task) -> list[LogEntry]:
             entries.append(
                 LogEntry(time=stamp, source="build", task_id=task_id, stage="build", message=line)
             )
-    entries.sort(key=lambda entry: entry.time)  # stable: build lines keep their order
+    entries.sort(key=lambda entry: time_key(entry.time))  # stable: build lines keep their order
     return entries
 
 
@@ -61,7 +129,7 @@ async def function_entries(
     entries: list[LogEntry] = []
     for task in reversed(page.items[:FUNCTION_TASKS_SHOWN]):
         entries.extend(await task_entries(objects=objects, task=task))
-    entries.sort(key=lambda entry: entry.time)
+    entries.sort(key=lambda entry: time_key(entry.time))
     return entries
 
 
@@ -83,8 +151,11 @@ def _decode_offset(token: str | None) -> int:
 def page(entries: list[LogEntry], query: LogQuery) -> LogPage:
     """Filter by `since`, keep the last `tail`, then cut a page of `limit` from the cursor."""
     since, limit, tail, next_token = query.since, query.limit, query.tail, query.next_token
+    if query.source:
+        entries = [entry for entry in entries if entry.source == query.source]
     if since:
-        entries = [entry for entry in entries if entry.time > since]
+        after = time_key(since)
+        entries = [entry for entry in entries if time_key(entry.time) > after]
     if tail:
         entries = entries[-tail:]
     offset = _decode_offset(next_token)

@@ -12,11 +12,12 @@ from typing import Annotated, Any, Protocol, cast
 
 from fastapi import APIRouter, Depends, File, Form, Header, Query, Response, UploadFile, status
 
-from app.api.deps import AccessDep, FunctionDep, TaskDep, TaskReposDep, WorkspaceDep
+from app.api.deps import AccessDep, ContainerDep, FunctionDep, TaskDep, TaskReposDep, WorkspaceDep
 from app.api.pagination import Limit, NextToken
 from app.api.problems import PROBLEM_RESPONSES
+from app.errors import Unprocessable
 from app.functions.schemas import FunctionName
-from app.tasks import creation, service
+from app.tasks import creation, logs, service
 from app.tasks.models import TaskOptions
 from app.tasks.schemas import (
     BuildResponse,
@@ -24,6 +25,7 @@ from app.tasks.schemas import (
     DeployResponse,
     LogPage,
     LogQuery,
+    LogSource,
     NewTask,
     OciRepository,
     OciTag,
@@ -225,8 +227,19 @@ async def log_query(
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
     tail: Annotated[int | None, Query(ge=1, le=1000, description="Only the last N")] = None,
     next_token: NextToken = None,
+    source: Annotated[
+        LogSource | None,
+        Query(description="Only lines of one source: build, pipeline or runtime (default: all)"),
+    ] = None,
 ) -> LogQuery:
-    return LogQuery(since=since, limit=limit, tail=tail, next_token=next_token)
+    if since is not None:
+        try:
+            logs.parse_time(since)
+        except ValueError as exc:
+            raise Unprocessable(
+                f"since must be an ISO 8601 time, not {since[:64]!r}", code="INVALID_SINCE"
+            ) from exc
+    return LogQuery(since=since, limit=limit, tail=tail, next_token=next_token, source=source)
 
 
 LogQueryDep = Annotated[LogQuery, Depends(log_query)]
@@ -239,6 +252,11 @@ async def task_logs(task: TaskDep, repos: TaskReposDep, query: LogQueryDep) -> L
 
 
 @router.get("/api/functions/{function_id}/logs", response_model=LogPage, tags=["functions"])
-async def function_logs(function: FunctionDep, repos: TaskReposDep, query: LogQueryDep) -> LogPage:
-    """Build logs and pipeline events of the function's recent tasks, oldest first."""
-    return await service.function_logs(repos=repos, function=function, query=query)
+async def function_logs(
+    function: FunctionDep, repos: TaskReposDep, query: LogQueryDep, container: ContainerDep
+) -> LogPage:
+    """Build logs and pipeline events of the function's recent tasks, and the runtime lines of
+    its deployment (what the function printed), oldest first."""
+    return await service.function_logs(
+        repos=repos, runtime=container.runtime, function=function, query=query
+    )

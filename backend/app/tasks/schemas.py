@@ -230,13 +230,21 @@ class BuildAndPushRequest(BaseModel):
     tag: OciTag | None = None
 
 
+LogSource = Literal["pipeline", "build", "runtime"]
+
+
 class LogEntry(BaseModel):
     time: str
-    source: Literal["pipeline", "build"]
-    task_id: str
+    source: LogSource
+    # The task a pipeline or build line belongs to (runtime lines belong to none).
+    task_id: str | None = None
     stage: str | None = None
     level: str = "info"
     message: str
+    # Runtime lines: which replica printed it, on which stream, serving which invocation.
+    replica: str | None = None
+    stream: Literal["stdout", "stderr"] | None = None
+    invocation_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -247,6 +255,7 @@ class LogQuery:
     limit: int
     tail: int | None
     next_token: str | None
+    source: LogSource | None = None  # None: every source
 
 
 class LogPage(BaseModel):

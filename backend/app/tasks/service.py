@@ -12,8 +12,9 @@ from app.storage.functions import FunctionRepository
 from app.storage.objects import ObjectStore
 from app.storage.tasks import TaskRepository, WorkspaceLimits
 from app.tasks import logs
+from app.tasks.infra_client import RuntimeClient
 from app.tasks.models import Task
-from app.tasks.schemas import LogPage, LogQuery, TaskList, TaskStatusResponse
+from app.tasks.schemas import LogEntry, LogPage, LogQuery, TaskList, TaskStatusResponse
 from app.workspaces.models import WorkspaceRecord
 
 
@@ -56,9 +57,21 @@ async def task_logs(*, repos: TaskRepos, task: Task, query: LogQuery) -> LogPage
     return logs.page(entries, query)
 
 
-async def function_logs(*, repos: TaskRepos, function: FunctionRecord, query: LogQuery) -> LogPage:
-    """Build logs and pipeline events of the function's recent tasks, one page."""
-    entries = await logs.function_entries(
-        tasks=repos.tasks, objects=repos.objects, function=function
-    )
+async def function_logs(
+    *, repos: TaskRepos, runtime: RuntimeClient, function: FunctionRecord, query: LogQuery
+) -> LogPage:
+    """Build logs and pipeline events of the function's recent tasks, and its runtime lines,
+    one page."""
+    entries: list[LogEntry] = []
+    if query.source != "runtime":
+        entries = await logs.function_entries(
+            tasks=repos.tasks, objects=repos.objects, function=function
+        )
+    if query.source in (None, "runtime"):
+        entries = logs.merged(
+            entries,
+            await logs.runtime_entries(
+                runtime=runtime, function=function, query=query, required=query.source is not None
+            ),
+        )
     return logs.page(entries, query)

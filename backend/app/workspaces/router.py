@@ -6,6 +6,7 @@ from fastapi import APIRouter, Query, status
 
 from app.api.deps import (
     CallerDep,
+    ContainerDep,
     FunctionsDep,
     MembersDep,
     ObjectsDep,
@@ -62,6 +63,7 @@ async def delete_workspace(
     workspaces: WorkspacesDep,
     functions: FunctionsDep,
     objects: ObjectsDep,
+    container: ContainerDep,
     cascade: Annotated[
         bool, Query(description="Also delete the workspace's functions, tasks and sources.")
     ] = False,
@@ -71,6 +73,8 @@ async def delete_workspace(
         workspaces=workspaces,
         functions=functions,
         objects=objects,
+        runtime=container.runtime,
+        tasks=container.tasks,
         workspace=workspace,
         cascade=cascade,
     )

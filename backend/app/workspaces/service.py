@@ -5,12 +5,15 @@ from typing import Any
 from app.auth.principal import Principal
 from app.clock import now_iso
 from app.errors import Conflict, Forbidden
+from app.functions import cleanup
 from app.ids import new_id
 from app.storage import keys
 from app.storage.functions import FunctionRepository
 from app.storage.members import MemberRepository
 from app.storage.objects import ObjectStore
+from app.storage.tasks import TaskRepository
 from app.storage.workspaces import WorkspaceRepository
+from app.tasks.infra_client import RuntimeClient
 from app.workspaces.models import WorkspaceRecord
 from app.workspaces.schemas import Workspace, WorkspaceCreate, WorkspaceList, WorkspaceUpdate
 
@@ -72,15 +75,21 @@ async def delete_workspace(
     workspaces: WorkspaceRepository,
     functions: FunctionRepository,
     objects: ObjectStore,
+    runtime: RuntimeClient,
+    tasks: TaskRepository,
     workspace: WorkspaceRecord,
     cascade: bool,
 ) -> None:
-    """Delete a workspace; with functions in it only when `cascade` is set."""
+    """Delete a workspace; with functions in it only when `cascade` is set, undeployed first."""
     if not cascade and await functions.any_in_workspace(workspace_id=workspace.id):
         raise Conflict(
             "The workspace still has functions; delete them first or pass cascade=true",
             code="WORKSPACE_NOT_EMPTY",
         )
+    # A running app of a function about to vanish would be an orphan no one can stop.
+    await cleanup.undeploy_workspace(
+        runtime=runtime, functions=functions, tasks=tasks, workspace_id=workspace.id
+    )
     # Everything but the workspace item first: a crash half-way leaves a workspace that can
     # be deleted again, never orphaned items without their workspace.
     await workspaces.delete_contents(workspace_id=workspace.id)
