@@ -117,9 +117,14 @@ async def test_a_stranger_gets_404_for_the_streams_of_a_workspace_not_theirs(
                     assert first is not None
 
 
+# Far more than the stalled client's socket buffers hold and its queue bound (300 frames), while
+# one read of the log (16 KiB, ~32 lines) stays well under that bound for a reader that keeps up.
+LINES = 1200
+
+
 @pytest.fixture
 def slow_settings(settings: Settings, infra: FakeInfraService) -> Settings:
-    return events_settings(settings, infra.url, events_queue_frames=100)
+    return events_settings(settings, infra.url, events_queue_frames=300)
 
 
 def _stalled_client(url: str, path: str) -> Iterator[socket.socket]:
@@ -149,10 +154,10 @@ async def test_a_client_that_stops_reading_is_cut_off_and_others_go_on(
                     await asyncio.sleep(0.02)
             async with live.stream("GET", path) as response:  # a reader that keeps up
                 job_key = await build_job_key(infra)
-                infra.append_build_log(job_key, "".join(f"{'x' * 500} {n}\n" for n in range(600)))
+                infra.append_build_log(job_key, "".join(f"{'x' * 500} {n}\n" for n in range(LINES)))
                 reader = Reader(response)
                 lines = 0
-                while lines < 600:
+                while lines < LINES:
                     event = await reader.next()
                     assert event is not None
                     lines += event.event == "log" and event.json()["source"] == "build"
