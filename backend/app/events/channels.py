@@ -152,6 +152,16 @@ class TaskChannel:
         self.changed.set()
         self._broadcast(frames)
 
+    def remove(self) -> None:
+        """The task's item was deleted: say so and close every subscriber's stream."""
+        gone = json_frame("deleted", {"task_id": self.task.task_id})
+        for subscriber in self.subscribers:
+            subscriber.offer(gone, priming=True)
+            subscriber.end()
+        self.subscribers.clear()
+        self.log_done = True
+        self.changed.set()
+
     def add_log(self, lines: list[tuple[str, int]], *, done: bool) -> None:
         """Build-log lines read from the service, each with the offset just past it."""
         frames = []
@@ -226,6 +236,13 @@ class WorkspaceChannel:
         else:
             subscriber.offer(self._marker("ready"), priming=True)
         self.subscribers.add(subscriber)
+
+    def remove(self) -> None:
+        """The workspace was deleted: say so and close every subscriber's stream."""
+        self.frame("deleted", {"workspace_id": self.workspace_id})
+        for subscriber in self.subscribers:
+            subscriber.end()
+        self.subscribers.clear()
 
     def _marker(self, event: str) -> Frame:
         data = json.dumps({"workspace_id": self.workspace_id})

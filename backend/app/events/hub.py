@@ -133,6 +133,16 @@ class EventHub:
 
     def on_change(self, change: ItemChange) -> None:
         """One write seen by the feed: to the task's channel and the workspace's."""
+        if change.kind == "workspace":
+            workspace = self._workspaces.pop(change.workspace_id, None)
+            if workspace is not None:
+                workspace.remove()
+            return
+        if change.kind == "task" and change.removed:
+            channel = self._task_channels.get(change.entity_id)
+            if channel is not None:
+                channel.remove()
+                self._close_task(change.entity_id)
         if change.kind == "task" and change.task is not None:
             task = change.task
             channel = self._task_channels.get(task.task_id)

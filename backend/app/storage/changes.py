@@ -29,7 +29,7 @@ IteratorType = Literal["LATEST", "TRIM_HORIZON", "AFTER_SEQUENCE_NUMBER"]
 class ItemChange:
     """One write to a task or function item, as the stream reports it."""
 
-    kind: Literal["task", "function"]
+    kind: Literal["task", "function", "workspace"]
     workspace_id: str
     entity_id: str  # the task's or function's id
     task: Task | None = None  # the task as written (kind "task", not removed)
@@ -136,6 +136,11 @@ def _change(event: str, data: dict[str, Any]) -> ItemChange | None:
     workspace_id = keys.workspace_of(pk)
     removed = event == "REMOVE"
     image = _repaired(data["NewImage"]) if data.get("NewImage") else None
+    if sk == keys.META:
+        # Only a workspace's removal matters to the streams (its streams end).
+        if not removed:
+            return None
+        return ItemChange("workspace", workspace_id, workspace_id, removed=True)
     if sk.startswith(keys.TASK_PREFIX):
         task_id = sk.removeprefix(keys.TASK_PREFIX)
         if removed or not image:

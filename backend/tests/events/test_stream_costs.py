@@ -267,3 +267,28 @@ async def test_in_poll_mode_watchers_share_one_batch_read_per_interval(
     rate_crowd = crowd["reads"].get("BatchGetItem", 0) / crowd["seconds"]
     assert 0 < rate_one <= 1 / poll_settings.events_poll_seconds + 2
     assert rate_crowd <= rate_one * 1.5 + 2, (one, crowd)
+
+
+async def test_deleting_the_workspace_ends_its_streams_and_its_tasks_streams(
+    live: httpx.AsyncClient, infra: FakeInfraService
+) -> None:
+    infra.succeed_after("build", polls=1000)  # stays running
+    task = await start_build(live)
+    workspace_id = task["workspace_id"]
+    async with (
+        live.stream("GET", f"/api/v1/tasks/{task['task_id']}/events") as task_stream,
+        live.stream("GET", f"/api/workspaces/{workspace_id}/events") as workspace_stream,
+    ):
+        tasks, workspaces = Reader(task_stream), Reader(workspace_stream)
+        assert (await tasks.next()) is not None and (await workspaces.next()) is not None
+        deleted = await live.delete(f"/api/workspaces/{workspace_id}", params={"cascade": "true"})
+        assert deleted.status_code == 204, deleted.text
+        async with asyncio.timeout(10):
+            rest_of_task = await tasks.all()
+            rest_of_workspace = await workspaces.all()
+    assert rest_of_task[-1].event == "deleted"
+    assert rest_of_task[-1].json() == {"task_id": task["task_id"]}
+    assert rest_of_workspace[-1].event == "deleted"
+    assert ("task-deleted", task["task_id"]) in [
+        (e.event, e.json().get("id")) for e in rest_of_workspace
+    ]
