@@ -15,7 +15,7 @@ export interface TaskWatchOptions {
   level?: "h2" | "h3";
 }
 
-const END_EVENTS = new Set(["end", "done", "terminal", "close", "completed", "failed"]);
+const END_EVENTS = new Set(["end", "done", "terminal", "close", "completed", "failed", "deleted"]);
 
 /** A panel following `taskId` until it is terminal (or the signal aborts). */
 export function watchTask(taskId: string, options: TaskWatchOptions): HTMLElement {
