@@ -10,12 +10,10 @@ import json
 from collections import deque
 from datetime import UTC, datetime
 
-from app.events.frames import Cursor, Frame, json_frame, raw_frame
+from app.events.frames import HEARTBEAT, Cursor, Frame, json_frame, raw_frame
 from app.tasks.models import Task
 from app.tasks.schemas import LogEntry
 from app.tasks.service import status_json
-
-HEARTBEAT_DUE = object()
 
 
 class Subscriber:
@@ -61,7 +59,7 @@ class Subscriber:
             try:
                 await asyncio.wait_for(self._wake.wait(), idle_seconds)
             except TimeoutError:
-                return b": heartbeat\n\n"
+                return HEARTBEAT
         return self._frames.popleft()
 
     @property
