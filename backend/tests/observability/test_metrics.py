@@ -9,6 +9,7 @@ from app.config import Settings
 from app.observability.metrics import record_invocation
 from testing.fake_infra import FakeInfraService
 from tests.conftest import create_workspace, with_overrides
+from tests.invoke.conftest import deployed_function
 from tests.tasks.conftest import running_backend, upload
 
 
@@ -75,3 +76,16 @@ async def test_with_a_token_metrics_want_it(fast_settings: Settings) -> None:
             "/metrics", headers={"Authorization": "Bearer s3cret-metrics-token"}
         )
         assert allowed.status_code == 200 and "faas_tasks_created_total" in allowed.text
+
+
+async def test_an_invocation_through_the_proxy_is_counted_by_function_and_status(
+    api: httpx.AsyncClient, workspace: dict
+) -> None:
+    function = await deployed_function(api, workspace["id"], name="counted")
+    sample = f'faas_invocations_total{{function_id="{function["id"]}",status="200"}}'
+    before = _value((await api.get("/metrics")).text, sample)
+    for _ in range(3):
+        assert (await api.get(f"/api/functions/{function['id']}/invoke/")).status_code == 200
+    after = (await api.get("/metrics")).text
+    assert _value(after, sample) - before == 3
+    assert f'faas_invocation_duration_seconds_count{{function_id="{function["id"]}"}}' in after
