@@ -250,7 +250,10 @@ class EventHub:
             tail.cancel()
 
     def _resync(self) -> None:
-        """Records may have been missed: read each watched task again (once per channel)."""
+        """Records may have been missed: read each watched task again (once per channel), and
+        tell workspace subscribers to re-read what they show."""
+        for workspace in self._workspaces.values():
+            workspace.frame("reset", {"workspace_id": workspace.workspace_id})
         for channel in list(self._task_channels.values()):
             reread = asyncio.create_task(self._reread(channel), name="event-resync")
             self._rereads.add(reread)
