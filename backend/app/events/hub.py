@@ -13,7 +13,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 
 from app.config import Settings
-from app.errors import ServiceUnavailable
+from app.errors import NotFound, ServiceUnavailable
 from app.events.channels import Subscriber, TaskChannel, WorkspaceChannel
 from app.events.feed import ChangeFeed
 from app.events.frames import START, Cursor
@@ -197,6 +197,8 @@ class EventHub:
             stored = await self._tasks.get_consistent(
                 workspace_id=task.workspace_id, task_id=task_id
             )
+            if stored is None:  # deleted since the access check read it
+                raise NotFound(f"Task {task_id} not found", code="TASK_NOT_FOUND")
             newest = max(
                 (t for t in (task, stored, self._early.get(task_id)) if t is not None),
                 key=lambda t: t.version,
