@@ -61,6 +61,8 @@ class LogTail:
                 more = await self._read(build.job_id)
             except InfraUnavailable as exc:
                 log.info("build log of task %s: %s; retrying", channel.task.task_id, exc)
+                if channel.task.is_terminal:  # no waiting on a service for a finished task
+                    await self._stored_or_wait()
                 more = False
             except InfraRejected as exc:  # a service without the log route: the stored log
                 log.info("build log of task %s: %s", channel.task.task_id, exc)

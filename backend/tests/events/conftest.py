@@ -82,9 +82,13 @@ class Reader:
         return events
 
 
+# Jobs report a build log in the backend's bucket (a test writes it there when it needs one).
+LOG_PATH = "s3://sfbank-blue-functions-code-bucket/build-logs/{job_key}/build.log"
+
+
 @pytest.fixture
 def infra() -> Iterator[FakeInfraService]:
-    with FakeInfraService(token="test-infra-token") as fake:
+    with FakeInfraService(token="test-infra-token", log_path=LOG_PATH) as fake:
         yield fake
 
 

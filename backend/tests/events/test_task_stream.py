@@ -3,8 +3,10 @@
 import asyncio
 import itertools
 
+import boto3
 import httpx
 
+from app.config import Settings
 from testing.fake_infra import FakeInfraService
 from tests.events.conftest import Event, Reader, build_job_key, start_build
 
@@ -136,3 +138,27 @@ async def test_unknown_task_and_bad_last_event_id_are_problems_before_the_stream
         f"/api/v1/tasks/{task['task_id']}/events", headers={"Last-Event-ID": "nonsense"}
     )
     assert bad.status_code == 400 and bad.json()["code"] == "INVALID_LAST_EVENT_ID"
+
+
+async def test_a_finished_task_whose_build_service_is_gone_ends_with_the_stored_log(
+    live: httpx.AsyncClient, infra: FakeInfraService, live_settings: Settings
+) -> None:
+    infra.instant("build")
+    task = await start_build(live)
+    for _ in range(100):
+        if (await live.get(f"/api/v1/tasks/{task['task_id']}")).json()["status"] == "completed":
+            break
+        await asyncio.sleep(0.05)
+    stored = (await live.get(f"/api/v1/tasks/{task['task_id']}")).json()
+    log_key = f"build-logs/{task['task_id']}:build/build.log"  # where the fake says it is
+    s3 = boto3.client(
+        "s3", endpoint_url=live_settings.aws_endpoint_url, region_name="us-east-1",
+        aws_access_key_id="testing", aws_secret_access_key="testing",
+    )  # fmt: skip
+    s3.put_object(Bucket=live_settings.s3_bucket, Key=log_key, Body=b"stored line 1\nstored 2\n")
+    infra.down()  # the log can only come from S3 now
+    async with asyncio.timeout(20):
+        async with live.stream("GET", f"/api/v1/tasks/{task['task_id']}/events") as response:
+            events = await Reader(response).all()
+    assert stored["status"] == "completed" and events[-1].event == "end"
+    assert _messages(events, "build") == ["stored line 1", "stored 2"]
