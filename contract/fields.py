@@ -29,6 +29,11 @@ SecretName = Annotated[
 Namespace = Annotated[
     str, StringConstraints(max_length=63, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 ]
+# A Kubernetes label value: what the ids on the platform's labels (faas.dev/workspace, …) must be.
+LabelValue = Annotated[
+    str,
+    StringConstraints(max_length=63, pattern=r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$"),
+]
 ExecutorName = Annotated[
     str, StringConstraints(max_length=63, pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
 ]

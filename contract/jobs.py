@@ -16,6 +16,7 @@ from contract.fields import (
     ExecutorName,
     ImageUrl,
     JobKey,
+    LabelValue,
     Manifest,
     Namespace,
     Repository,
@@ -88,7 +89,20 @@ class PushRequest(JobRequest):
     variables: list[VariableName] = Field(default_factory=list, max_length=50)
 
 
-class ScaffoldRequest(JobRequest):
+class OwnerFields(BaseModel):
+    """Who a cluster object belongs to: the ids on its `faas.dev/workspace` and
+    `faas.dev/function` labels (optional: a request without them gets no such labels, or the
+    app's name as its function label)."""
+
+    workspace_id: LabelValue | None = Field(
+        default=None, description="The workspace the app belongs to (label faas.dev/workspace)."
+    )
+    function_id: LabelValue | None = Field(
+        default=None, description="The function the app is (label faas.dev/function)."
+    )
+
+
+class ScaffoldRequest(OwnerFields, JobRequest):
     image_url: ImageUrl
     app_name: AppName
     replicas: int = Field(default=2, ge=1, le=100)
@@ -111,7 +125,7 @@ class ScaffoldRequest(JobRequest):
         return self
 
 
-class DeployRequest(JobRequest):
+class DeployRequest(OwnerFields, JobRequest):
     namespace: Namespace = "default"
     manifest: Manifest
 

@@ -56,6 +56,13 @@ class UndeployResult(BaseModel):
     deleted: bool
 
 
+class NamespaceDeleteResult(BaseModel):
+    """`DELETE /v1/namespaces/{namespace}`: idempotent, `deleted` says if anything was there."""
+
+    namespace: str
+    deleted: bool
+
+
 class RuntimeLogEntry(BaseModel):
     """One line the function (or, on Kubernetes, its pod) wrote."""
 

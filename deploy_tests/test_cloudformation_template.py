@@ -33,6 +33,7 @@ from app.tasks import lifecycle
 from app.tasks.models import TaskOptions
 from app.workspaces.models import WorkspaceRecord
 from deploy_tests.support import TEMPLATE, load_template
+from testing.fake_infra import FakeInfraService
 
 pytestmark = pytest.mark.filterwarnings(
     # The TLS-only bucket policy is real on AWS; moto's CloudFormation skips that resource type.
@@ -172,7 +173,13 @@ def test_infra_service_reads_sources_and_writes_artifacts_logs_manifests() -> No
     assert "build-sources/*" in _object_prefixes("InfraServicePolicy", "s3:GetObject")
     assert _object_prefixes("InfraServicePolicy", "s3:DeleteObject") == set()
     pushes = [s for s in _statements("InfraServicePolicy") if "ecr:PutImage" in s["Action"]]
-    assert [s["Resource"] for s in pushes] == [{"Fn::GetAtt": ["Repository", "Arn"]}]
+    # The base repository and the workspaces' under it (`<name>/<workspace>/<function>`).
+    under = {"Fn::Sub": "${Repository.Arn}/*"}
+    assert [s["Resource"] for s in pushes] == [[{"Fn::GetAtt": ["Repository", "Arn"]}, under]]
+    creates = [
+        s for s in _statements("InfraServicePolicy") if "ecr:CreateRepository" in s["Action"]
+    ]
+    assert [s["Resource"] for s in creates] == [under]
 
 
 def test_backend_may_touch_only_its_table_and_indexes() -> None:
@@ -260,7 +267,7 @@ def test_stack_policies_point_at_the_stack_resources(
     assert stack["RepositoryName"] in infra
 
 
-def _settings(endpoint: str, stack: dict[str, str]) -> Settings:
+def _settings(endpoint: str, stack: dict[str, str], **overrides: Any) -> Settings:
     return Settings(  # type: ignore[call-arg]
         _env_file=None,
         app_env=Environment.test,
@@ -272,6 +279,7 @@ def _settings(endpoint: str, stack: dict[str, str]) -> Settings:
         s3_bucket=stack["BucketName"],
         ecr_repository=stack["RepositoryName"],
         pollers_enabled=False,
+        **overrides,
     )
 
 
@@ -398,26 +406,33 @@ async def test_task_storage_works_on_the_stack_table(
 async def test_backend_api_is_ready_and_serves_on_the_stack_resources(
     aws_endpoint: str, stack: dict[str, str]
 ) -> None:
-    app = create_app(_settings(aws_endpoint, stack))
-    async with (
-        LifespanManager(app) as manager,
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=manager.app), base_url="http://testserver"
-        ) as client,
-    ):
-        ready = await client.get("/health/ready")
-        assert ready.status_code == 200, ready.text
-
-        workspace = await client.post("/api/workspaces", json={"name": "team"})
-        assert workspace.status_code == 201, workspace.text
-        workspace_id = workspace.json()["id"]
-        function = await client.post(
-            f"/api/workspaces/{workspace_id}/functions", json={"name": "hello"}
+    # Deleting the workspace deletes its namespace on the deploy service: a fake one here.
+    with FakeInfraService(token="t" * 32) as infra:
+        settings = _settings(
+            aws_endpoint, stack, deploy_service_url=infra.url, infra_service_token="t" * 32
         )
-        assert function.status_code == 201, function.text
-        fetched = await client.get(f"/api/functions/{function.json()['id']}")
-        assert fetched.status_code == 200 and fetched.json()["name"] == "hello"
-        listed = await client.get("/api/workspaces")
-        assert [item["id"] for item in listed.json()["items"]] == [workspace_id]
-        deleted = await client.delete(f"/api/workspaces/{workspace_id}", params={"cascade": "true"})
-        assert deleted.status_code == 204, deleted.text
+        app = create_app(settings)
+        async with (
+            LifespanManager(app) as manager,
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=manager.app), base_url="http://testserver"
+            ) as client,
+        ):
+            ready = await client.get("/health/ready")
+            assert ready.status_code == 200, ready.text
+
+            workspace = await client.post("/api/workspaces", json={"name": "team"})
+            assert workspace.status_code == 201, workspace.text
+            workspace_id = workspace.json()["id"]
+            function = await client.post(
+                f"/api/workspaces/{workspace_id}/functions", json={"name": "hello"}
+            )
+            assert function.status_code == 201, function.text
+            fetched = await client.get(f"/api/functions/{function.json()['id']}")
+            assert fetched.status_code == 200 and fetched.json()["name"] == "hello"
+            listed = await client.get("/api/workspaces")
+            assert [item["id"] for item in listed.json()["items"]] == [workspace_id]
+            deleted = await client.delete(
+                f"/api/workspaces/{workspace_id}", params={"cascade": "true"}
+            )
+            assert deleted.status_code == 204, deleted.text

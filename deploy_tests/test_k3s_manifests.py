@@ -40,7 +40,7 @@ REQUIRED_BACKEND_ENV = {
     "INFRA_SERVICE_TOKEN",
     "ECR_REGISTRY_URL",
     "ECR_REPOSITORY",
-    "DEPLOY_NAMESPACE",
+    "DEPLOY_NAMESPACE_PREFIX",
 }
 
 
@@ -127,7 +127,10 @@ def test_every_manifest_is_in_a_kustomization() -> None:
 
 
 def test_everything_namespaced_lives_in_the_platform_namespace() -> None:
-    cluster_scoped = {"Namespace", "RuntimeClass", "ClusterRole", "ClusterRoleBinding"}
+    cluster_scoped = {
+        "Namespace", "RuntimeClass", "ClusterRole", "ClusterRoleBinding",
+        "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding",
+    }  # fmt: skip
     namespace = _find("Namespace", "faas")["metadata"]["name"]
     for document in _all_objects():
         if document["kind"] not in cluster_scoped:
@@ -270,37 +273,20 @@ def test_spinapps_run_on_the_executor_and_runtime_class_declared_here() -> None:
     example = _find("SpinApp", "hello")
     assert example["spec"]["executor"] == executor["metadata"]["name"]
     assert example["metadata"]["namespace"] == executor["metadata"]["namespace"]
+    # Each workspace's namespace gets the same executor from the deploy service.
+    from infra_service.config import Settings as InfraSettings
+    from infra_service.tenancy import namespace_documents
+
+    made = namespace_documents(
+        namespace="faas-x",
+        workspace_id="x",
+        settings=InfraSettings(_env_file=None),  # type: ignore[call-arg]
+    )
+    (tenant_executor,) = [doc for doc in made if doc["kind"] == "SpinAppExecutor"]
+    assert tenant_executor["metadata"]["name"] == executor["metadata"]["name"]
+    assert tenant_executor["spec"] == executor["spec"]
     backend_settings = _find("ConfigMap", "faas-backend")["data"]
-    assert backend_settings["DEPLOY_NAMESPACE"] == executor["metadata"]["namespace"]
-
-
-def _rules_for(resource: str) -> list[dict[str, Any]]:
-    return [
-        rule
-        for doc in _all_objects()
-        if doc["kind"] == "Role"
-        for rule in doc.get("rules", [])
-        if resource in rule.get("resources", [])
-    ]
-
-
-def test_infra_service_may_apply_and_watch_spinapps_in_its_namespace() -> None:
-    rules = _rules_for("spinapps")
-    assert rules, "no Role grants anything on spinapps"
-    verbs = {verb for rule in rules for verb in rule["verbs"]}
-    assert {"get", "create", "patch"} <= verbs
-    assert "*" not in verbs
-    assert all(rule["apiGroups"] == ["core.spinkube.dev"] for rule in rules)
-    bindings = [doc for doc in _all_objects() if doc["kind"] == "RoleBinding"]
-    subjects = [
-        subject
-        for binding in bindings
-        for subject in binding["subjects"]
-        if subject["kind"] == "ServiceAccount"
-    ]
-    assert {"name": "faas-infra-service", "namespace": "faas"} in [
-        {"name": s["name"], "namespace": s.get("namespace")} for s in subjects
-    ]
+    assert backend_settings["DEPLOY_NAMESPACE_PREFIX"] == "faas-"
 
 
 @pytest.mark.parametrize(("name", "port"), [("faas-backend", 8000), ("faas-infra-service", 8001)])

@@ -9,12 +9,17 @@ models as the real service, answers are the same job views, errors the same prob
         ...                              # point the backend's *_SERVICE_URLs at infra.url
         assert infra.jobs_created_per_key["task-1:build"] == 1
 
+`DELETE /v1/namespaces/{namespace}` (a workspace's namespace, docs/contract.md) answers
+`{namespace, deleted}` — deleted when a deploy job targeted it — and is counted in
+`namespace_deletions`; faults of kind "deploy" apply to it.
+
 Behaviour is set per kind ("build", "push", "scaffold", "deploy"; None for all) and optionally
 per app_name; the most specific setting wins. A job's outcome is fixed when it is created.
 Every setter and counter is safe to use from any thread while requests are being served.
 """
 
 import json
+import re
 import threading
 import time
 from collections import Counter, defaultdict
@@ -50,6 +55,7 @@ from testing.fake_runtime import FakeRuntime
 __all__ = ["FakeInfraService", "Outcome", "RequestRecord"]
 
 _MAX_BODY = 1 << 20
+_NAMESPACE = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 _T = TypeVar("_T")
 Answer = tuple[int, dict[str, Any]]
 
@@ -170,6 +176,8 @@ class FakeInfraService:
             self._max_in_flight: Counter[str] = Counter()
             self._bodies: dict[str, list[dict[str, Any]]] = defaultdict(list)
             self._live_logs: dict[str, bytearray] = defaultdict(bytearray)  # by job_key
+            self._namespace_deletions: list[str] = []
+            self._deleted_namespaces: set[str] = set()
 
     def succeed_after(
         self, kind: str | None, polls: int = 1, *, app_name: str | None = None
@@ -281,6 +289,12 @@ class FakeInfraService:
         with self._lock:
             return len(self._requests)
 
+    @property
+    def namespace_deletions(self) -> list[str]:
+        """The namespaces `DELETE /v1/namespaces/{namespace}` was handled for, oldest first."""
+        with self._lock:
+            return list(self._namespace_deletions)
+
     def submissions(self, kind: str) -> list[dict[str, Any]]:
         """Bodies of the POSTs of `kind` that were handled, oldest first."""
         with self._lock:
@@ -334,6 +348,9 @@ class FakeInfraService:
         parts = path.strip("/").split("/")
         if request.command == "GET" and _is_build_log(parts):  # contract.build_log
             return self._build_log(parts[2], urlsplit(request.path).query)
+        if request.command == "DELETE" and len(parts) == 3 and parts[:2] == ["v1", "namespaces"]:
+            namespace = parts[2]
+            return self._guarded("deploy", None, None, lambda: self._delete_namespace(namespace))
         answer = _serve_runtime(self, request, parts)
         if answer is not None:
             return answer
@@ -441,6 +458,17 @@ class FakeInfraService:
                 self._created[job.job_key] += 1
                 self._bodies[kind].append(body)
             return 202, job.view()
+
+    def _delete_namespace(self, namespace: str) -> Answer:
+        if not _NAMESPACE.fullmatch(namespace):
+            return _problem(422, "VALIDATION_ERROR", "the namespace must be a DNS label")
+        with self._lock:
+            self._namespace_deletions.append(namespace)
+            targeted = any(body.get("namespace") == namespace for body in self._bodies["deploy"])
+            deleted = targeted and namespace not in self._deleted_namespaces
+            self._deleted_namespaces.add(namespace)
+        deleted = self.runtime.forget_namespace(namespace) or deleted
+        return 200, {"namespace": namespace, "deleted": deleted}
 
     def _poll(self, kind: StageName, job_id: str) -> Answer:
         with self._lock:

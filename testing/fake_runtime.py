@@ -186,6 +186,14 @@ class FakeRuntime:
                 logs=old.logs if old else [],
             )
 
+    def forget_namespace(self, namespace: str) -> bool:
+        """A workspace's namespace was deleted: its apps are gone; whether there were any."""
+        with self._lock:
+            gone = [key for key in self._apps if key[0] == namespace]
+            for key in gone:
+                del self._apps[key]
+        return bool(gone)
+
     def app(self, namespace: str, name: str) -> FakeApp | None:
         with self._lock:
             return self._apps.get((namespace, name))

@@ -84,8 +84,17 @@ class Settings(BaseSettings):
     invoke_stats_flush_seconds: float = Field(default=5.0, gt=0)
 
     ecr_registry_url: str = "127.0.0.1:5001"
+    # The base of every push repository: a workspace's images go to
+    # `{ecr_repository}/{workspace short id}/{app_name}` (app.storage.keys).
     ecr_repository: str = "faas-functions"
-    deploy_namespace: str = "default"
+    # Each workspace deploys into its own namespace, `{prefix}{workspace short id}` (a DNS
+    # label: the prefix starts with a letter and leaves room for the 26-character id).
+    deploy_namespace_prefix: Annotated[
+        str, Field(max_length=37, pattern=r"^[a-z]([-a-z0-9]*[-a-z0-9])?$")
+    ] = "faas-"
+    # Registries other than ECR_REGISTRY_URL that a scaffold's `image_url` (or a deploy
+    # manifest's image) may name, as `host[:port]` (comma-separated); empty: none.
+    allowed_image_registries: Annotated[list[str], NoDecode] = []
 
     # The task pipeline (SPEC §5).
     poll_interval_seconds: float = Field(default=5.0, gt=0)
@@ -130,7 +139,7 @@ class Settings(BaseSettings):
     max_archive_entries: int = Field(default=1000, ge=1)
     max_archive_uncompressed_bytes: int = Field(default=200 * MIB, ge=1)
 
-    @field_validator("cors_origins", "oidc_client_ids", mode="before")
+    @field_validator("cors_origins", "oidc_client_ids", "allowed_image_registries", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
         if isinstance(value, str):

@@ -25,6 +25,7 @@ from app.tasks.driver import TaskDriver
 from app.tasks.infra_client import InfraClient, RuntimeClient
 from app.tasks.poller import TaskPoller, replica_id
 from app.tasks.service import TaskRepos
+from app.workspaces.namespaces import NamespaceClient
 
 
 @dataclass
@@ -44,6 +45,7 @@ class Container:
     jwt_verifier: JwtVerifier | None
     roles: RoleCache
     events: EventHub
+    namespaces: NamespaceClient
     # Function endpoints (app/invoke): their own client, pool and limits.
     invoke_http: httpx.AsyncClient
     invocation_stats: InvocationStatsRepository
@@ -97,6 +99,7 @@ class Container:
             jwt_verifier=_jwt_verifier(settings, http),
             roles=RoleCache(ttl=settings.membership_cache_seconds),
             events=events,
+            namespaces=NamespaceClient(http=http, settings=settings),
             invoke_http=invoke_http,
             invocation_stats=stats,
             invocations=InvocationRecorder(

@@ -1,10 +1,35 @@
 """Workspaces through the HTTP API."""
 
-import httpx
+from collections.abc import AsyncIterator, Iterator
 
-from tests.conftest import create_function, create_workspace
+import httpx
+import pytest
+
+from app.config import Settings
+from testing.fake_infra import FakeInfraService
+from tests.conftest import create_function, create_workspace, with_overrides
+from tests.tasks.conftest import TOKEN, running_backend
 
 PROBLEM = "application/problem+json"
+
+
+@pytest.fixture
+def infra() -> Iterator[FakeInfraService]:
+    with FakeInfraService(token=TOKEN) as fake:
+        yield fake
+
+
+@pytest.fixture
+async def with_infra(
+    settings: Settings, infra: FakeInfraService
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The backend with a deploy service (deleting a workspace deletes its namespace there)."""
+    configured = with_overrides(
+        settings, deploy_service_url=infra.url, infra_service_token=TOKEN,
+        infra_request_timeout_seconds=2.0,
+    )  # fmt: skip
+    async with running_backend(configured) as http:
+        yield http
 
 
 async def test_create_then_get_returns_the_workspace(client: httpx.AsyncClient) -> None:
@@ -86,10 +111,14 @@ async def test_create_with_invalid_body_lists_the_fields(client: httpx.AsyncClie
     assert listed.json()["items"] == []  # nothing written
 
 
-async def test_delete_empty_workspace(client: httpx.AsyncClient) -> None:
+async def test_delete_empty_workspace_deletes_its_namespace_too(
+    with_infra: httpx.AsyncClient, infra: FakeInfraService
+) -> None:
+    client = with_infra
     created = await create_workspace(client)
     assert (await client.delete(f"/api/workspaces/{created['id']}")).status_code == 204
     assert (await client.get(f"/api/workspaces/{created['id']}")).status_code == 404
+    assert infra.namespace_deletions == [f"faas-{created['id']}"]
 
 
 async def test_delete_workspace_with_functions_is_refused_with_409(
@@ -104,11 +133,32 @@ async def test_delete_workspace_with_functions_is_refused_with_409(
 
 
 async def test_cascading_delete_removes_functions_and_frees_names(
-    client: httpx.AsyncClient,
+    with_infra: httpx.AsyncClient, infra: FakeInfraService
 ) -> None:
+    client = with_infra
     workspace = await create_workspace(client)
     function = await create_function(client, workspace["id"])
     response = await client.delete(f"/api/workspaces/{workspace['id']}", params={"cascade": True})
     assert response.status_code == 204
     assert (await client.get(f"/api/workspaces/{workspace['id']}")).status_code == 404
     assert (await client.get(f"/api/functions/{function['id']}")).status_code == 404
+    assert infra.namespace_deletions == [f"faas-{workspace['id']}"]
+
+
+async def test_with_the_deploy_service_down_a_cascading_delete_keeps_the_workspace(
+    with_infra: httpx.AsyncClient, infra: FakeInfraService
+) -> None:
+    client = with_infra
+    workspace = await create_workspace(client)
+    function = await create_function(client, workspace["id"])
+    infra.down()
+    response = await client.delete(f"/api/workspaces/{workspace['id']}", params={"cascade": True})
+    assert response.status_code == 503
+    assert response.headers["content-type"] == PROBLEM
+    assert response.json()["code"] == "INFRA_UNAVAILABLE"
+    assert response.headers["retry-after"] == "5"
+    assert (await client.get(f"/api/workspaces/{workspace['id']}")).status_code == 200
+    assert (await client.get(f"/api/functions/{function['id']}")).status_code == 200
+    infra.up()
+    again = await client.delete(f"/api/workspaces/{workspace['id']}", params={"cascade": True})
+    assert again.status_code == 204

@@ -85,7 +85,11 @@ def deploy(
     var: VarOption = None,
     replicas: ReplicasOption = None,
     namespace: Annotated[
-        str | None, typer.Option(help="Kubernetes namespace (default: the backend's).")
+        str | None,
+        typer.Option(
+            help="Kubernetes namespace: only the workspace's own (faas-<workspace id>) is "
+            "accepted, which is also the default."
+        ),
     ] = None,
     follow_task: FollowOption = True,
     workspace: WorkspaceOption = None,

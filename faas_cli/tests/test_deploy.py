@@ -13,9 +13,9 @@ from faas_cli.tests.conftest import Backend, Cli, error_of, faas_command, json_o
 STAGES = ["build", "push", "scaffold", "deploy"]
 
 
-def fake_endpoint(backend: Backend) -> str:
-    """What the fake's deploy reports: its echo app's URL for default/hello."""
-    return backend.infra.runtime.endpoint("default", "hello")
+def fake_endpoint(backend: Backend, workspace_id: str) -> str:
+    """What the fake's deploy reports: the app in its workspace's namespace."""
+    return backend.infra.runtime.endpoint(f"faas-{workspace_id}", "hello")
 
 
 def test_init_deploy_follows_every_stage_and_prints_the_endpoint_then_logs(
@@ -28,14 +28,12 @@ def test_init_deploy_follows_every_stage_and_prints_the_endpoint_then_logs(
     shown = [line.split()[1] for line in lines if line.strip().startswith("✓")]
     assert shown == STAGES
     assert all(line.rstrip().endswith("s") for line in lines if line.strip().startswith("✓"))
-    assert f"Deployed hello: {fake_endpoint(backend)}" in result.stdout
     assert "created function hello" in result.stderr
 
     function = json_of(api_cli.ok("function", "get", "hello", "-o", "json"))
-    assert (function["deployment_status"], function["endpoint"]) == (
-        "deployed",
-        fake_endpoint(backend),
-    )
+    endpoint = fake_endpoint(backend, function["workspace_id"])
+    assert f"Deployed hello: {endpoint}" in result.stdout
+    assert (function["deployment_status"], function["endpoint"]) == ("deployed", endpoint)
 
     logs = api_cli.ok("logs", "hello")
     assert "pipeline" in logs.stdout
@@ -56,7 +54,7 @@ def test_deploy_with_json_output_prints_only_json_on_stdout(api_cli: Cli, backen
     assert data["task"]["status"] == "completed"
     assert [s["name"] for s in data["task"]["stages"]] == STAGES
     assert data["function"]["name"] == "hello"
-    assert data["endpoint"] == fake_endpoint(backend)
+    assert data["endpoint"] == fake_endpoint(backend, data["function"]["workspace_id"])
     assert data["invoke_url"].endswith(f"/api/functions/{data['function']['id']}/invoke/")
     assert result.stderr == ""
 
@@ -149,7 +147,8 @@ def test_no_follow_returns_the_task_at_once_and_task_watch_follows_it(
 
     watched = api_cli.ok("task", "watch", task_id)
     assert [line.split()[1] for line in watched.stdout.splitlines() if "✓" in line] == STAGES
-    assert f"Completed: {fake_endpoint(backend)}" in watched.stdout
+    endpoint = fake_endpoint(backend, started["task"]["workspace_id"])
+    assert f"Completed: {endpoint}" in watched.stdout
     assert json_of(api_cli.ok("task", "get", task_id, "-o", "json"))["status"] == "completed"
 
 

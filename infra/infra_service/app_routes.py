@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from contract.runtime import (
     MAX_LOG_PAGE,
     DeploymentState,
+    NamespaceDeleteResult,
     RuntimeLogPage,
     TestInvocationRequest,
     TestInvocationResult,
@@ -74,6 +75,17 @@ async def runtime_logs(
     return await target.logs(key, since=since, limit=limit, tail=tail)
 
 
+namespaces = APIRouter(prefix="/v1/namespaces", tags=["namespaces"], dependencies=[Authenticated])
+
+
+@namespaces.delete("/{namespace}", summary="Delete a workspace's namespace and its apps")
+async def delete_namespace(
+    namespace: Annotated[str, Path(max_length=63, pattern=LABEL)], target: Target
+) -> NamespaceDeleteResult:
+    """Idempotent; only namespaces the platform made (409 NAMESPACE_NOT_MANAGED otherwise)."""
+    return await target.delete_namespace(namespace)
+
+
 tests = APIRouter(prefix="/v1/test-invocations", tags=["test-invocations"],
                   dependencies=[Authenticated])  # fmt: skip
 
@@ -86,4 +98,4 @@ async def test_invocation(
     return await runner.run(body)
 
 
-routers = [apps, tests]
+routers = [apps, namespaces, tests]

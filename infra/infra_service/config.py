@@ -9,6 +9,8 @@ from typing import Literal, Self
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from contract.fields import Namespace, Quantity
+
 MIB = 1024 * 1024
 DEV_TOKEN = "dev-infra-token"
 
@@ -91,6 +93,29 @@ class Settings(BaseSettings):
     deploy_poll_seconds: float = Field(default=2.0, gt=0)
     deploy_request_timeout_seconds: float = Field(default=10.0, gt=0)
     endpoint_template: str = "http://{name}.{namespace}.svc.cluster.local"
+    # What the deploy makes of a workspace's namespace on the cluster (infra_service.tenancy):
+    # a ResourceQuota and LimitRange with these values, a default-deny NetworkPolicy that
+    # admits only pods of `tenant_ingress_namespaces` (the backend's invoke proxy; add your
+    # ingress controller's) on the apps' port, and the SpinAppExecutor the SpinApps name.
+    tenant_quota_cpu: Quantity = "4"  # requests.cpu and limits.cpu of the whole namespace
+    tenant_quota_memory: Quantity = "4Gi"
+    tenant_quota_pods: int = Field(default=20, ge=1)
+    tenant_quota_apps: int = Field(default=20, ge=1)  # SpinApps per namespace
+    tenant_default_cpu_limit: Quantity = "500m"  # per container without its own resources
+    tenant_default_memory_limit: Quantity = "256Mi"
+    tenant_default_cpu_request: Quantity = "50m"
+    tenant_default_memory_request: Quantity = "64Mi"
+    tenant_ingress_namespaces: list[Namespace] = Field(default_factory=lambda: ["faas"])
+    tenant_app_port: int = Field(default=80, ge=1, le=65535)  # what SpinKube's pods listen on
+    tenant_runtime_class: str = "wasmtime-spin-v2"
+    # The RoleBinding each workspace's namespace gets, so that this service may manage apps
+    # there (manifests/infra-service/rbac.yaml): the ClusterRole it binds, and the service
+    # account it binds it to. An empty account: no RoleBinding (credentials of an admin).
+    tenant_cluster_role: str = "faas-infra-service-tenant"
+    tenant_service_account: str = "faas-infra-service"
+    tenant_service_account_namespace: str = "faas"
+    # How long an apply answered 403 is retried: RBAC takes a moment to see a new RoleBinding.
+    deploy_rbac_settle_seconds: float = Field(default=5.0, ge=0)
     # Where deploys go: a cluster running SpinKube, or the local runtime (runtime/). Unset: the
     # cluster when one is configured (a kubeconfig, or running in a pod), else local.
     deploy_target: Literal["local", "kubernetes"] | None = None

@@ -1,6 +1,8 @@
 """Deploy targets: SpinKube on a cluster, or the local runtime; `create_target` picks one.
 
-Kubernetes: server-side apply of the SpinApp (and its HPA), then wait until it is ready.
+Kubernetes: server-side apply of the workspace's namespace (infra_service.tenancy), then of
+the SpinApp (and its HPA), labelled with their workspace and function, then wait until it is
+ready.
 "Deployed" means `status.readyReplicas ≥ 1` (docs/contract.md). A SpinApp that does not get there
 within the deadline fails with the cluster's own reason: its conditions and the latest
 warning events of the app's Deployment, ReplicaSets and pods. Undeploy deletes the SpinApp
@@ -13,11 +15,18 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
-from contract.runtime import DeploymentState, RuntimeLogEntry, RuntimeLogPage, UndeployResult
+from contract.runtime import (
+    DeploymentState,
+    NamespaceDeleteResult,
+    RuntimeLogEntry,
+    RuntimeLogPage,
+    UndeployResult,
+)
+from infra_service import tenancy
 from infra_service.config import Settings
-from infra_service.errors import DependencyFailed, DeploymentNotFound
+from infra_service.errors import DependencyFailed, DeploymentNotFound, NamespaceNotManaged
 from infra_service.jobs import Job, JobFailure
-from infra_service.kube import KINDS, Kube, connect
+from infra_service.kube import KINDS, NAMESPACE, TENANT_KINDS, Kube, connect
 from infra_service.manifest import SPINAPP, parse_manifest
 from infra_service.runtime.logs import normalise_time, parse_time, stamp
 from infra_service.runtime.store import AppKey
@@ -42,6 +51,7 @@ class DeployTarget(Protocol):
     async def logs(
         self, key: AppKey, *, since: str | None, limit: int, tail: int | None
     ) -> RuntimeLogPage: ...
+    async def delete_namespace(self, namespace: str) -> NamespaceDeleteResult: ...
 
 
 class KubernetesTarget:
@@ -51,6 +61,7 @@ class KubernetesTarget:
 
     def __init__(self, *, settings: Settings) -> None:
         self._settings = settings
+        self._deleted = tenancy.DeletedNamespaces()
 
     async def start(self) -> None:
         """Nothing to start: every call connects with the current kubeconfig."""
@@ -63,16 +74,29 @@ class KubernetesTarget:
 
     async def run(self, job: Job) -> dict[str, Any]:
         """Apply, then poll the SpinApp until it reports a ready replica or the deadline passes."""
-        namespace = job.request["namespace"]
-        documents = parse_manifest(job.request["manifest"], namespace=namespace)
+        request = job.request
+        namespace = request["namespace"]
+        self._deleted.refuse(namespace)
+        documents = parse_manifest(request["manifest"], namespace=namespace)
         name = documents[0]["metadata"]["name"]
+        workspace_id = request.get("workspace_id")
+        owner = tenancy.owner_labels(
+            workspace_id=workspace_id, function=request.get("function_id") or name
+        )
+        tenancy.label(documents, owner)
         settings = self._settings
         kube = await self._connect()
         try:
+            await asyncio.to_thread(self._provision, kube, namespace, workspace_id)
             for doc in documents:
                 resource = KINDS[(doc["apiVersion"], doc["kind"])]
                 await asyncio.to_thread(
-                    kube.apply, resource, namespace, doc, field_manager=settings.field_manager
+                    kube.apply,
+                    resource,
+                    namespace,
+                    doc,
+                    field_manager=settings.field_manager,
+                    forbidden_grace=settings.deploy_rbac_settle_seconds,
                 )
             ready = await self._wait_ready(kube, namespace, name)
         finally:
@@ -84,6 +108,65 @@ class KubernetesTarget:
             "endpoint": self._endpoint(namespace, name),
             "applied": [doc["kind"] for doc in documents],
         }
+
+    def _provision(self, kube: Kube, namespace: str, workspace_id: str | None) -> None:
+        """Apply the workspace's namespace and what it holds (idempotent: server-side apply)."""
+        existing = kube.find(NAMESPACE, namespace, namespace)
+        if existing is not None:
+            labels = (existing.get("metadata") or {}).get("labels") or {}
+            owner = labels.get(tenancy.WORKSPACE_LABEL)
+            if not tenancy.is_managed(existing):
+                raise JobFailure(
+                    "NAMESPACE_NOT_MANAGED",
+                    f"namespace {namespace} exists and is not managed by the platform "
+                    f"(no label {tenancy.MANAGED_BY_LABEL}={tenancy.MANAGED_BY}); "
+                    "the platform deploys only into namespaces it made.",
+                )
+            if workspace_id and owner and owner != workspace_id:
+                raise JobFailure(
+                    "NAMESPACE_NOT_MANAGED",
+                    f"namespace {namespace} belongs to another workspace.",
+                )
+            if (existing.get("status") or {}).get("phase") == "Terminating":
+                raise JobFailure(
+                    "DEPLOY_FAILED", f"namespace {namespace} is being deleted; deploy again later."
+                )
+        self._deleted.refuse(namespace)  # again: it may have been deleted since the job began
+        documents = tenancy.namespace_documents(
+            namespace=namespace, workspace_id=workspace_id, settings=self._settings
+        )
+        for doc in documents:
+            resource = TENANT_KINDS[(doc["apiVersion"], doc["kind"])]
+            # The Namespace and RoleBinding come from cluster-wide rights; what follows is
+            # granted by that RoleBinding, which the authorizer may see a moment late.
+            cluster_wide = doc["kind"] in ("Namespace", "RoleBinding")
+            kube.apply(
+                resource,
+                namespace,
+                doc,
+                field_manager=self._settings.field_manager,
+                forbidden_grace=0.0 if cluster_wide else self._settings.deploy_rbac_settle_seconds,
+            )
+
+    async def delete_namespace(self, namespace: str) -> NamespaceDeleteResult:
+        """Delete a namespace the platform made (its apps go with it); idempotent."""
+
+        def delete(kube: Kube) -> bool:
+            existing = kube.find(NAMESPACE, namespace, namespace)
+            if existing is None:
+                self._deleted.add(namespace)
+                return False
+            if not tenancy.is_managed(existing):
+                raise NamespaceNotManaged(
+                    f"namespace {namespace} is not managed by the platform; it is left alone."
+                )
+            self._deleted.add(namespace)
+            if (existing.get("status") or {}).get("phase") == "Terminating":
+                return True  # deleted already, the API server is still emptying it
+            return kube.delete(NAMESPACE, namespace, namespace)
+
+        deleted = await self._call(delete)
+        return NamespaceDeleteResult(namespace=namespace, deleted=deleted)
 
     async def state(self, key: AppKey) -> DeploymentState:
         app = await self._call(lambda kube: kube.find(KINDS[SPINAPP], key.namespace, key.name))

@@ -56,6 +56,10 @@ class DeploymentNotFound(ServiceError):
     status, code, title = 404, "DEPLOYMENT_NOT_FOUND", "Deployment not found"
 
 
+class NamespaceNotManaged(ServiceError):
+    status, code, title = 409, "NAMESPACE_NOT_MANAGED", "Namespace not managed by the platform"
+
+
 class ArtifactNotFound(ServiceError):
     status, code, title = 404, "ARTIFACT_NOT_FOUND", "Artifact not found"
 

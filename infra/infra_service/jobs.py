@@ -38,10 +38,11 @@ def now_iso() -> str:
 class JobFailure(Exception):
     """A job's own failure: reported to the backend as `error: {code, message}`."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, *, status: int | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.status = status  # the HTTP status of the call that failed, when there was one
 
 
 @dataclass

@@ -9,6 +9,7 @@ type, so the calls go through `ApiClient.call_api`.
 import contextlib
 import json
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,10 +30,15 @@ class Resource:
 
     api_version: str
     plural: str
+    namespaced: bool = True
 
     def path(self, namespace: str, name: str | None = None) -> str:
+        """The object's path (a cluster-scoped kind ignores `namespace`)."""
         prefix = "/api" if "/" not in self.api_version else "/apis"
-        base = f"{prefix}/{self.api_version}/namespaces/{namespace}/{self.plural}"
+        if not self.namespaced:
+            base = f"{prefix}/{self.api_version}/{self.plural}"
+        else:
+            base = f"{prefix}/{self.api_version}/namespaces/{namespace}/{self.plural}"
         return f"{base}/{name}" if name else base
 
 
@@ -40,6 +46,20 @@ KINDS = {
     ("core.spinkube.dev/v1alpha1", "SpinApp"): Resource("core.spinkube.dev/v1alpha1", "spinapps"),
     ("autoscaling/v2", "HorizontalPodAutoscaler"): Resource(
         "autoscaling/v2", "horizontalpodautoscalers"
+    ),
+}
+# What a workspace's namespace is made of (infra_service.tenancy), besides its apps.
+NAMESPACE = Resource("v1", "namespaces", namespaced=False)
+TENANT_KINDS = {
+    ("v1", "Namespace"): NAMESPACE,
+    ("v1", "ResourceQuota"): Resource("v1", "resourcequotas"),
+    ("v1", "LimitRange"): Resource("v1", "limitranges"),
+    ("networking.k8s.io/v1", "NetworkPolicy"): Resource("networking.k8s.io/v1", "networkpolicies"),
+    ("core.spinkube.dev/v1alpha1", "SpinAppExecutor"): Resource(
+        "core.spinkube.dev/v1alpha1", "spinappexecutors"
+    ),
+    ("rbac.authorization.k8s.io/v1", "RoleBinding"): Resource(
+        "rbac.authorization.k8s.io/v1", "rolebindings"
     ),
 }
 EVENTS = Resource("v1", "events")
@@ -79,17 +99,34 @@ class Kube:
         self._api.close()
 
     def apply(
-        self, resource: Resource, namespace: str, body: dict[str, Any], *, field_manager: str
+        self,
+        resource: Resource,
+        namespace: str,
+        body: dict[str, Any],
+        *,
+        field_manager: str,
+        forbidden_grace: float = 0.0,
     ) -> dict[str, Any]:
-        """Server-side apply (create or update), taking over conflicting fields."""
-        applied: dict[str, Any] = self._call(
-            "PATCH",
-            resource.path(namespace, body["metadata"]["name"]),
-            query=[("fieldManager", field_manager), ("force", "true")],
-            body=body,
-            content_type="application/apply-patch+yaml",
-        )
-        return applied
+        """Server-side apply (create or update), taking over conflicting fields.
+
+        A 403 is retried for `forbidden_grace` seconds: the RoleBinding that grants the right
+        may have been applied a moment ago, and the API server's authorizer sees it late.
+        """
+        deadline = time.monotonic() + forbidden_grace
+        while True:
+            try:
+                applied: dict[str, Any] = self._call(
+                    "PATCH",
+                    resource.path(namespace, body["metadata"]["name"]),
+                    query=[("fieldManager", field_manager), ("force", "true")],
+                    body=body,
+                    content_type="application/apply-patch+yaml",
+                )
+                return applied
+            except JobFailure as failure:
+                if failure.status != 403 or time.monotonic() + 0.25 > deadline:
+                    raise
+                time.sleep(0.25)
 
     def get(self, resource: Resource, namespace: str, name: str) -> dict[str, Any]:
         found: dict[str, Any] = self._call("GET", resource.path(namespace, name))
@@ -191,10 +228,12 @@ def api_failure(exc: ApiException, *, method: str, path: str) -> JobFailure:
     message = exc.reason or ""
     with contextlib.suppress(ValueError):
         message = json.loads(exc.body or "{}").get("message") or message
-    if exc.status == 404 and "spinapps" in path and method == "PATCH":
+    if exc.status == 404 and "/core.spinkube.dev/" in path and method == "PATCH":
         message += " (is the SpinApp CRD of SpinKube installed in the cluster?)"
     if exc.status in (401, 403):
         message += " (check the service account's RBAC: manifests/infra-service/rbac.yaml)"
     return JobFailure(
-        "DEPLOY_FAILED", f"Kubernetes refused {method} {path}: {exc.status} {message}"
+        "DEPLOY_FAILED",
+        f"Kubernetes refused {method} {path}: {exc.status} {message}",
+        status=exc.status,
     )

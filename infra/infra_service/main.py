@@ -22,7 +22,13 @@ from infra_service.jobs import JobStore
 from infra_service.logging_setup import configure_logging
 from infra_service.metrics import STATE as metrics_state
 from infra_service.metrics import router as metrics_router
-from infra_service.push import Pusher, ecr_credentials, static_credentials
+from infra_service.push import (
+    Pusher,
+    RepositoryMaker,
+    ecr_credentials,
+    ecr_repository_maker,
+    static_credentials,
+)
 from infra_service.routes import health, routers
 from infra_service.runtime.oneshot import OneShotRunner
 from infra_service.runtime.store import RuntimeStore
@@ -59,10 +65,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         http = await stack.enter_async_context(
             httpx.AsyncClient(timeout=httpx.Timeout(60.0, connect=5.0), follow_redirects=True)
         )
+        make_repository: RepositoryMaker | None = None
         if settings.registry_uses_ecr:
             ecr = await stack.enter_async_context(session.client("ecr", **_aws_options(settings)))
             credentials = ecr_credentials(ecr_client=ecr)
-        else:
+            make_repository = ecr_repository_maker(ecr_client=ecr)
+        else:  # an OCI registry (docker-registry) makes a repository on its first push
             credentials = static_credentials(settings)
 
         scratch = settings.scratch_dir
@@ -79,7 +87,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             ),
             compile_slots=asyncio.Semaphore(settings.build_concurrency),
         )
-        pusher = Pusher(settings=settings, objects=objects, http=http, credentials=credentials)
+        pusher = Pusher(
+            settings=settings,
+            objects=objects,
+            http=http,
+            credentials=credentials,
+            make_repository=make_repository,
+        )
         target = create_target(settings, http=http, credentials=credentials)
         await target.start()
         stack.push_async_callback(target.stop)

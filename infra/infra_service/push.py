@@ -107,6 +107,8 @@ def image_manifest(
 
 
 CredentialSource = Callable[[], Awaitable[tuple[str, str] | None]]
+# Makes sure a repository exists before a push (ECR needs one per path; others make it).
+RepositoryMaker = Callable[[str], Awaitable[None]]
 
 
 class Pusher:
@@ -117,11 +119,13 @@ class Pusher:
         objects: ObjectStore,
         http: httpx.AsyncClient,
         credentials: CredentialSource,
+        make_repository: RepositoryMaker | None = None,
     ) -> None:
         self._settings = settings
         self._objects = objects
         self._http = http
         self._credentials = credentials
+        self._make_repository = make_repository
 
     def check(self, request: dict[str, Any]) -> None:
         parse_s3_path(request["wasm_path"], bucket=self._settings.s3_bucket, field="wasm_path")
@@ -132,6 +136,8 @@ class Pusher:
         wasm = parse_s3_path(request["wasm_path"], bucket=self._settings.s3_bucket, field="wasm")
         repository, tag, app_name = request["repository"], request["tag"], request["app_name"]
         started = time.monotonic()
+        if self._make_repository is not None:
+            await self._make_repository(repository)
         registry = RegistryClient(
             http=self._http,
             base_url=self._settings.registry_base_url,
@@ -197,6 +203,57 @@ def ecr_credentials(*, ecr_client: Any) -> CredentialSource:
         return user, password
 
     return fetch
+
+
+def ecr_repository_maker(*, ecr_client: Any, keep_images: int = 50) -> RepositoryMaker:
+    """Create an ECR repository on its first push (a workspace's `base/<short id>/<app>`).
+
+    Scan on push, AES-256 at rest and a lifecycle rule keeping the newest `keep_images`, as the
+    CloudFormation template sets on the base repository. Known names are remembered, so a
+    repository costs one API call per process; one that exists already is fine.
+    """
+    known: set[str] = set()
+    lifecycle = json.dumps(
+        {
+            "rules": [
+                {
+                    "rulePriority": 1,
+                    "description": f"Keep the {keep_images} most recent images",
+                    "selection": {
+                        "tagStatus": "any",
+                        "countType": "imageCountMoreThan",
+                        "countNumber": keep_images,
+                    },
+                    "action": {"type": "expire"},
+                }
+            ]
+        }
+    )
+
+    async def make(repository: str) -> None:
+        if repository in known:
+            return
+        try:
+            await ecr_client.create_repository(
+                repositoryName=repository,
+                imageTagMutability="MUTABLE",
+                imageScanningConfiguration={"scanOnPush": True},
+                encryptionConfiguration={"encryptionType": "AES256"},
+            )
+            await ecr_client.put_lifecycle_policy(
+                repositoryName=repository, lifecyclePolicyText=lifecycle
+            )
+        except Exception as exc:  # botocore errors: translated, never shown raw
+            code = getattr(exc, "response", {}).get("Error", {}).get("Code")
+            if code != "RepositoryAlreadyExistsException":
+                raise RegistryError(
+                    f"ECR could not create repository {repository}; check the service's IAM "
+                    "permissions (ecr:CreateRepository, ecr:PutLifecyclePolicy).",
+                    code="REGISTRY_AUTH_FAILED",
+                ) from exc
+        known.add(repository)
+
+    return make
 
 
 def static_credentials(settings: Settings) -> CredentialSource:

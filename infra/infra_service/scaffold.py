@@ -8,6 +8,7 @@ string, and no value can add keys of its own.
 import json
 from typing import Any
 
+from infra_service import tenancy
 from infra_service.jobs import Job
 from infra_service.schemas import ScaffoldRequest
 from infra_service.storage import ObjectStore, parse_s3_path
@@ -27,6 +28,7 @@ def spinapp_yaml(request: ScaffoldRequest) -> str:
         "kind: SpinApp",
         "metadata:",
         f"  name: {name}",
+        *_label_lines(request),
         "spec:",
         f"  image: {_q(request.image_url)}",
         f"  executor: {request.executor}",
@@ -54,6 +56,14 @@ def spinapp_yaml(request: ScaffoldRequest) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _label_lines(request: ScaffoldRequest) -> list[str]:
+    """The workspace and function labels (the deploy puts them on again, whatever it is sent)."""
+    labels = tenancy.owner_labels(
+        workspace_id=request.workspace_id, function=request.function_id or request.app_name
+    )
+    return ["  labels:", *(f"    {key}: {_q(value)}" for key, value in sorted(labels.items()))]
+
+
 def _hpa_lines(request: ScaffoldRequest) -> list[str]:
     scaling = request.autoscaling
     assert scaling is not None
@@ -62,6 +72,7 @@ def _hpa_lines(request: ScaffoldRequest) -> list[str]:
         "kind: HorizontalPodAutoscaler",
         "metadata:",
         f"  name: {request.app_name}-autoscaler",
+        *_label_lines(request),
         "spec:",
         "  scaleTargetRef:",
         "    apiVersion: apps/v1",

@@ -69,3 +69,11 @@ def test_production_with_real_values_starts_and_uses_ecr_auth(
     )
     assert settings.registry_uses_ecr
     assert settings.registry_base_url.startswith("https://")
+
+
+def test_tenant_quotas_must_be_kubernetes_quantities() -> None:
+    with pytest.raises(ValidationError, match="tenant_quota_memory"):
+        Settings(_env_file=None, tenant_quota_memory="four gigs")  # type: ignore[call-arg]
+    with pytest.raises(ValidationError, match="tenant_ingress_namespaces"):
+        Settings(_env_file=None, tenant_ingress_namespaces=["Not_A_Label"])  # type: ignore[call-arg]
+    assert Settings(_env_file=None, tenant_quota_memory="8Gi").tenant_quota_memory == "8Gi"  # type: ignore[call-arg]

@@ -122,7 +122,7 @@ async def test_both_answer_the_build_log_call_alike(
         assert unknown.status_code == 404 and unknown.json()["code"] == "JOB_NOT_FOUND"
 
 
-# --- the second-wave calls (apps, runtime logs, test invocations) -----------------------------
+# --- the second-wave calls (apps, namespaces, runtime logs, test invocations) -----------------
 
 WASM = f"{S3}/build-artifacts/none/hello.wasm"
 RUNTIME_CASES: list[tuple[str, str, str, dict[str, Any] | None]] = [
@@ -133,6 +133,8 @@ RUNTIME_CASES: list[tuple[str, str, str, dict[str, Any] | None]] = [
     ("logs since no time", "GET", "/v1/deployments/default/nobody/logs?since=never", None),
     ("logs with limit 0", "GET", "/v1/deployments/default/nobody/logs?limit=0", None),
     ("logs with tail 1001", "GET", "/v1/deployments/default/nobody/logs?tail=1001", None),
+    ("a namespace nobody made", "DELETE", "/v1/namespaces/faas-nobody", None),
+    ("a namespace that is no DNS label", "DELETE", "/v1/namespaces/Faas_Nobody", None),
     ("a test of a missing component", "POST", "/v1/test-invocations",
      {"app_name": "hello", "wasm_path": WASM}),
     ("a test without wasm_path", "POST", "/v1/test-invocations", {"app_name": "hello"}),

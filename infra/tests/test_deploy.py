@@ -81,8 +81,21 @@ async def test_a_new_spinapp_is_created_by_server_side_apply_and_reported_ready(
     stored = cluster.object(SPINAPP_PATH)
     assert stored is not None and stored["metadata"]["generation"] == 1
     assert stored["metadata"]["managedFields"][0]["manager"] == "faas-infra-service"
-    patches = [r for r in cluster.requests if r[0] == "PATCH"]
-    assert patches == [("PATCH", SPINAPP_PATH, "application/apply-patch+yaml")]
+    patches = [r[1] for r in cluster.requests if r[0] == "PATCH"]
+    assert set(r[2] for r in cluster.requests if r[0] == "PATCH") == {
+        "application/apply-patch+yaml"
+    }
+    # The namespace and what it holds first (infra_service.tenancy), then the app.
+    assert patches == [
+        "/api/v1/namespaces/faas",
+        "/apis/rbac.authorization.k8s.io/v1/namespaces/faas/rolebindings/faas-infra-service",
+        "/api/v1/namespaces/faas/resourcequotas/faas-quota",
+        "/api/v1/namespaces/faas/limitranges/faas-limits",
+        "/apis/networking.k8s.io/v1/namespaces/faas/networkpolicies/faas-default-deny",
+        "/apis/networking.k8s.io/v1/namespaces/faas/networkpolicies/faas-allow-gateway",
+        "/apis/core.spinkube.dev/v1alpha1/namespaces/faas/spinappexecutors/containerd-shim-spin",
+        SPINAPP_PATH,
+    ]
 
 
 async def test_re_applying_a_changed_manifest_updates_the_same_spinapp(

@@ -163,3 +163,29 @@ def test_the_locked_app_declares_the_variables_the_spinapp_sets() -> None:
     (component,) = document["components"]
     assert component["config"] == {"greeting": "{{ greeting }}", "mode": "{{ mode }}"}
     assert component["source"] == {"content_type": "application/wasm", "digest": "sha256:abc"}
+
+
+async def test_ecr_repositories_of_workspaces_are_created_on_their_first_push(
+    aws_endpoint: str,
+) -> None:
+    import aioboto3
+
+    from infra_service.push import ecr_repository_maker
+
+    session = aioboto3.Session()
+    async with session.client(
+        "ecr", endpoint_url=aws_endpoint, region_name="us-east-1",
+        aws_access_key_id="testing", aws_secret_access_key="testing",
+    ) as ecr:  # fmt: skip
+        make = ecr_repository_maker(ecr_client=ecr, keep_images=7)
+        name = "faas-functions/01jaaaaaaaaaaaaaaaaaaaaaaa/hello"
+        await make(name)
+        await make(name)  # remembered: no second call
+        fresh = ecr_repository_maker(ecr_client=ecr)
+        await fresh(name)  # another process: the repository exists already, which is fine
+        (repository,) = (await ecr.describe_repositories(repositoryNames=[name]))["repositories"]
+        assert repository["imageScanningConfiguration"] == {"scanOnPush": True}
+        policy = await ecr.get_lifecycle_policy(repositoryName=name)
+        assert (
+            json.loads(policy["lifecyclePolicyText"])["rules"][0]["selection"]["countNumber"] == 7
+        )

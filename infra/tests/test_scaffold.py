@@ -38,14 +38,37 @@ async def test_default_scaffold_is_what_spin_kube_scaffold_writes(
         {
             "apiVersion": "core.spinkube.dev/v1alpha1",
             "kind": "SpinApp",
-            "metadata": {"name": "hello"},
+            # `spin kube scaffold` writes no labels; the platform names who the app is.
+            "metadata": {
+                "name": "hello",
+                "labels": {"app.kubernetes.io/managed-by": "faas-platform",
+                           "faas.dev/function": "hello"},
+            },
             "spec": {"image": IMAGE, "executor": "containerd-shim-spin", "replicas": 2},
         }
-    ]
+    ]  # fmt: skip
     assert result["manifest_path"] == f"s3://{BUCKET}/manifests/task-9/hello.yaml"
     stored = s3.get_object(Bucket=BUCKET, Key="manifests/task-9/hello.yaml")
     assert stored["Body"].read().decode() == result["manifest"]
     assert f'image: "{IMAGE}"' in result["manifest"]
+
+
+async def test_the_spinapp_and_its_hpa_carry_the_workspace_and_function_labels(
+    client: httpx.AsyncClient,
+) -> None:
+    autoscaling = {"min_replicas": 1, "max_replicas": 3}
+    resources = {"limits": {"cpu": "500m", "memory": "256Mi"}}
+    _, documents = await _scaffold(
+        client, workspace_id="01jws", function_id="01jfn", autoscaling=autoscaling,
+        resources=resources,
+    )  # fmt: skip
+    assert [doc["kind"] for doc in documents] == ["SpinApp", "HorizontalPodAutoscaler"]
+    for doc in documents:
+        assert doc["metadata"]["labels"] == {
+            "app.kubernetes.io/managed-by": "faas-platform",
+            "faas.dev/workspace": "01jws",
+            "faas.dev/function": "01jfn",
+        }
 
 
 async def test_replicas_and_executor_are_taken_from_the_request(

@@ -22,6 +22,7 @@ from app.storage.workspaces import WorkspaceRepository
 from app.tasks.models import Task
 from app.tasks.service import TaskRepos
 from app.workspaces.models import WorkspaceRecord
+from app.workspaces.namespaces import NamespaceClient
 
 # Declared for the OpenAPI description; the token itself is checked by the
 # AuthenticationMiddleware before the body is read.
@@ -113,6 +114,10 @@ async def get_objects(container: ContainerDep) -> ObjectStore:
     return container.objects
 
 
+async def get_namespaces(container: ContainerDep) -> NamespaceClient:
+    return container.namespaces
+
+
 async def get_task_repos(container: ContainerDep) -> TaskRepos:
     return container.task_repos
 
@@ -124,3 +129,4 @@ MembersDep = Annotated[MemberRepository, Depends(get_members)]
 ApiKeysDep = Annotated[ApiKeyRepository, Depends(get_api_keys)]
 ObjectsDep = Annotated[ObjectStore, Depends(get_objects)]
 TaskReposDep = Annotated[TaskRepos, Depends(get_task_repos)]
+NamespacesDep = Annotated[NamespaceClient, Depends(get_namespaces)]

@@ -24,9 +24,17 @@ S3 objects (SPEC §3), all in the functions bucket:
 | manifest        | `manifests/{task_id}/{app_name}.yaml`             | the scaffold service  |
 
 The backend names every target in the job request it sends; the service never derives one.
+
+Where a workspace's functions run and live in the registry (docs/deploying.md, "Tenancy"):
+
+| what                 | name                                             |
+|----------------------|--------------------------------------------------|
+| cluster namespace    | `{DEPLOY_NAMESPACE_PREFIX}{short id}` (`faas-01j…`) |
+| registry repository  | `{ECR_REPOSITORY}/{short id}/{app_name}`         |
 """
 
 import hashlib
+import re
 from typing import Any, NamedTuple
 
 # Attribute names of keys and index keys.
@@ -154,6 +162,44 @@ def idempotency_key(workspace_id: str, key: str) -> dict[str, str]:
     return {PK: workspace_pk(workspace_id), SK: f"{IDEMPOTENCY_PREFIX}{digest}"}
 
 
+def workspace_short_id(workspace_id: str) -> str:
+    """The workspace's id as a DNS label part: unique per workspace, at most 26 characters.
+
+    A workspace id made by `app.ids.new_id` (26 lower-case Crockford base32 characters) is
+    used whole: the map is injective, so two workspaces never share a name, with no lookup
+    and no table of names to keep. Any other id (none is made today) is hashed: `x` and 20
+    base32 characters of a 100-bit BLAKE2b digest — a different length, so the two forms
+    cannot meet either.
+    """
+    if _ULID.fullmatch(workspace_id):
+        return workspace_id
+    digest = int.from_bytes(hashlib.blake2b(workspace_id.encode(), digest_size=13).digest())
+    chars = []
+    for _ in range(20):
+        digest, index = divmod(digest, 32)
+        chars.append(_BASE32[index])
+    return "x" + "".join(chars)
+
+
+def workspace_namespace(workspace_id: str, prefix: str) -> str:
+    """The cluster namespace of a workspace's functions (`faas-<short id>`, a DNS label)."""
+    return f"{prefix}{workspace_short_id(workspace_id)}"
+
+
+def workspace_repository_prefix(workspace_id: str, base: str) -> str:
+    """The registry path under which every image of a workspace is pushed (`base/<short>/`)."""
+    return f"{base.strip('/')}/{workspace_short_id(workspace_id)}/"
+
+
+def workspace_repository(workspace_id: str, base: str, app_name: str) -> str:
+    """The repository of one function's images (`base/<short id>/<app_name>`)."""
+    return workspace_repository_prefix(workspace_id, base) + app_name
+
+
+_BASE32 = "0123456789abcdefghjkmnpqrstvwxyz"
+_ULID = re.compile(f"[{_BASE32}]{{26}}")
+
+
 def workspace_of(pk: str) -> str:
     """`WS#{workspace_id}` → workspace_id."""
     return pk.removeprefix("WS#")
@@ -209,3 +255,11 @@ def split_s3_uri(uri: str) -> tuple[str, str]:
 def is_artifact_uri(bucket: str, uri: str) -> bool:
     """Whether `uri` names a build output in `bucket` (and nothing outside it)."""
     return uri.startswith(s3_uri(bucket, ARTIFACTS_PREFIX)) and ".." not in uri
+
+
+def artifact_task_id(bucket: str, uri: str) -> str | None:
+    """The task id of a build output's uri (`…/build-artifacts/{task_id}/…`), else None."""
+    if not is_artifact_uri(bucket, uri):
+        return None
+    task_id, _, rest = uri.removeprefix(s3_uri(bucket, ARTIFACTS_PREFIX)).partition("/")
+    return task_id if task_id and rest else None

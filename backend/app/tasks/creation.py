@@ -17,7 +17,7 @@ from typing import Any, BinaryIO
 
 from app.auth.access import Access, task_not_found
 from app.clock import moment, now_iso, now_ms
-from app.errors import Conflict, InvalidInput, Unprocessable
+from app.errors import Conflict, Unprocessable
 from app.functions.models import FunctionRecord
 from app.ids import is_id, new_id
 from app.logging_setup import task_context
@@ -26,7 +26,7 @@ from app.storage import keys
 from app.storage.functions import function_not_found
 from app.storage.task_creation import IdempotencyRecord, idempotency_record
 from app.storage.tasks import FunctionClaim, IdempotentReplay
-from app.tasks import intake, lifecycle
+from app.tasks import intake, lifecycle, references
 from app.tasks.intake import SourceFile
 from app.tasks.models import TERMINAL, Task, deployment_status_for
 from app.tasks.schemas import NewTask, TaskStatusResponse
@@ -57,6 +57,9 @@ async def create_task(
 ) -> CreatedTask:
     """Create the task a route asked for (or answer the one its Idempotency-Key made)."""
     await access.workspace(order.workspace_id)  # before the file is read
+    references.check_options(
+        workspace_id=order.workspace_id, options=order.options, settings=repos.settings
+    )
     if order.upload is not None:
         source = await intake.receive_source(order.upload, repos.settings)
         created = await _create_upload_task(
@@ -138,13 +141,12 @@ async def _create_follow_up_task(
         value = getattr(earlier, field)
         app_name = app_name or earlier.app_name
         function_id = function_id or earlier.function_id
-    if field == "wasm_path" and not keys.is_artifact_uri(repos.objects.bucket, str(value)):
-        prefix = keys.s3_uri(repos.objects.bucket, keys.ARTIFACTS_PREFIX)
-        raise InvalidInput(
-            f"wasm_path must be a build artifact under {prefix}", code="INVALID_INPUT"
-        )
+    if field == "wasm_path":
+        references.artifact_task_id(value=str(value), bucket=repos.objects.bucket)
     order = dataclasses.replace(order, app_name=app_name, function_id=function_id)
     function, app_name = await _resolve_function(repos=repos, order=order)
+    if order.from_task_id is None:  # a value from the body: it must be the workspace's own
+        await _check_reference(repos=repos, order=order, app_name=app_name, value=str(value))
     fingerprint = _fingerprint(order, app_name=app_name, input=value)
     replay = await _earlier_answer(
         repos=repos, order=order, idempotency_key=idempotency_key, fingerprint=fingerprint
@@ -159,6 +161,22 @@ async def _create_follow_up_task(
         repos=repos, task=task, function=function, idempotency_key=idempotency_key,
         fingerprint=fingerprint,
     )  # fmt: skip
+
+
+async def _check_reference(*, repos: TaskRepos, order: NewTask, app_name: str, value: str) -> None:
+    """A wasm_path, image_url or manifest given by value resolves inside the workspace."""
+    workspace_id, settings = order.workspace_id, repos.settings
+    if order.input_field == "wasm_path":
+        bucket = repos.objects.bucket
+        task_id = references.artifact_task_id(value=value, bucket=bucket)
+        task = await repos.tasks.get(task_id=task_id) if is_id(task_id) else None
+        references.check_artifact(value=value, bucket=bucket, task=task, workspace_id=workspace_id)
+    elif order.input_field == "image_url":
+        references.check_image(image=value, workspace_id=workspace_id, settings=settings)
+    elif order.input_field == "manifest":
+        references.check_manifest(
+            manifest=value, workspace_id=workspace_id, app_name=app_name, settings=settings
+        )
 
 
 async def _completed_input(*, repos: TaskRepos, order: NewTask) -> Task:

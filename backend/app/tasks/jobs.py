@@ -1,7 +1,9 @@
 """What each stage asks the infrastructure service for: the job request of a task's stage.
 
 Requests are the contract's models (contract.jobs) and name every target path explicitly
-(built in app.storage.keys), with the task id for the service's logs.
+(built in app.storage.keys), with the task id for the service's logs. Where a workspace's
+images and apps go is the workspace's own: its repository prefix and its namespace, whatever
+the task's options say (app.tasks.references refused any other when the task was created).
 """
 
 from dataclasses import dataclass
@@ -28,15 +30,15 @@ class JobDefaults:
     """What the settings fill in when the task's options leave it open."""
 
     bucket: str
-    repository: str
-    namespace: str
+    repository: str  # the base: a workspace pushes under `{repository}/{short id}/`
+    namespace_prefix: str
 
     @classmethod
     def of(cls, settings: Settings) -> "JobDefaults":
         return cls(
             bucket=settings.s3_bucket,
             repository=settings.ecr_repository,
-            namespace=settings.deploy_namespace,
+            namespace_prefix=settings.deploy_namespace_prefix,
         )
 
 
@@ -64,7 +66,8 @@ def job_request(task: Task, stage: StageName, defaults: JobDefaults) -> JobReque
             **common,
             wasm_path=_needed(task.wasm_path, "wasm_path"),
             app_name=task.app_name,
-            repository=options.repository or defaults.repository,
+            repository=options.repository
+            or keys.workspace_repository(task.workspace_id, defaults.repository, task.app_name),
             tag=options.tag or task.task_id,
             # Declared in the locked app, so that the SpinApp's values reach the code.
             variables=sorted(options.variables),
@@ -81,11 +84,17 @@ def job_request(task: Task, stage: StageName, defaults: JobDefaults) -> JobReque
             image_pull_secrets=options.image_pull_secrets,
             autoscaling=options.autoscaling,
             manifest_path=uri(defaults.bucket, keys.manifest_object(task.task_id, task.app_name)),
+            workspace_id=task.workspace_id,
+            function_id=task.function_id,
         )
     return DeployRequest(
         **common,
-        namespace=options.namespace or defaults.namespace,
+        # Never the options' namespace: a task stored before namespaces were per workspace
+        # may hold another one.
+        namespace=keys.workspace_namespace(task.workspace_id, defaults.namespace_prefix),
         manifest=_needed(task.manifest, "manifest"),
+        workspace_id=task.workspace_id,
+        function_id=task.function_id,
     )
 
 

@@ -182,7 +182,11 @@ class DeployRequest(RequestModel):
     manifest: Manifest | None = None
     task_id: Identifier | None = None
     function_id: Identifier | None = None
-    namespace: Namespace | None = None
+    namespace: Namespace | None = Field(
+        default=None,
+        description="Kept for compatibility: only the workspace's own namespace "
+        "(`faas-<workspace id>`) is accepted; every deploy goes there.",
+    )
 
     @model_validator(mode="after")
     def _one_source(self) -> "DeployRequest":

@@ -9,6 +9,7 @@ from app.api.deps import (
     ContainerDep,
     FunctionsDep,
     MembersDep,
+    NamespacesDep,
     ObjectsDep,
     OwnedWorkspaceDep,
     WorkspaceDep,
@@ -64,17 +65,19 @@ async def delete_workspace(
     functions: FunctionsDep,
     objects: ObjectsDep,
     container: ContainerDep,
+    namespaces: NamespacesDep,
     cascade: Annotated[
         bool, Query(description="Also delete the workspace's functions, tasks and sources.")
     ] = False,
 ) -> None:
-    """Delete a workspace (owners only)."""
+    """Delete a workspace (owners only), and the namespace its functions run in."""
     await service.delete_workspace(
         workspaces=workspaces,
         functions=functions,
         objects=objects,
         runtime=container.runtime,
         tasks=container.tasks,
+        namespaces=namespaces,
         workspace=workspace,
         cascade=cascade,
     )

@@ -15,6 +15,7 @@ from app.storage.tasks import TaskRepository
 from app.storage.workspaces import WorkspaceRepository
 from app.tasks.infra_client import RuntimeClient
 from app.workspaces.models import WorkspaceRecord
+from app.workspaces.namespaces import NamespaceClient, remove_workspace_namespace
 from app.workspaces.schemas import Workspace, WorkspaceCreate, WorkspaceList, WorkspaceUpdate
 
 
@@ -77,6 +78,7 @@ async def delete_workspace(
     objects: ObjectStore,
     runtime: RuntimeClient,
     tasks: TaskRepository,
+    namespaces: NamespaceClient,
     workspace: WorkspaceRecord,
     cascade: bool,
 ) -> None:
@@ -90,6 +92,9 @@ async def delete_workspace(
     await cleanup.undeploy_workspace(
         runtime=runtime, functions=functions, tasks=tasks, workspace_id=workspace.id
     )
+    # Then the namespace, with whatever else runs there (apps deployed without a function):
+    # the deploy service unavailable (503) keeps the workspace whole, to be deleted again.
+    await remove_workspace_namespace(namespaces=namespaces, workspace_id=workspace.id)
     # Everything but the workspace item first: a crash half-way leaves a workspace that can
     # be deleted again, never orphaned items without their workspace.
     await workspaces.delete_contents(workspace_id=workspace.id)

@@ -23,7 +23,7 @@ from app.config import Settings
 from tests.api.support import StateReader, stored_state_reader
 from tests.conftest import create_function, create_workspace
 
-MANIFEST_HEAD = "apiVersion: core.spinkube.dev/v1alpha1\nkind: SpinApp\n# "
+MANIFEST_HEAD = "apiVersion: core.spinkube.dev/v1alpha1\nkind: SpinApp\nmetadata:\n  name: f\n# "
 
 
 def _variables(count: int, value: str = "x") -> dict[str, str]:

@@ -22,8 +22,16 @@ from app.main import create_app
 from tests.api import openapi_cases as oc
 from tests.conftest import with_overrides
 
-WASM = "s3://sfbank-blue-functions-code-bucket/build-artifacts/01HZZZZZZZZZZZZZZZZZZZZZZZ/fuzz.wasm"
+BUCKET = "sfbank-blue-functions-code-bucket"
 MANIFEST = "apiVersion: core.spinkube.dev/v1alpha1\nkind: SpinApp\nmetadata:\n  name: fuzz\n"
+HELLO = b"from spin_sdk import http\n"
+
+
+def _wasm(ids: dict[str, str]) -> str:
+    """The artifact path of the workspace's own build (a direct wasm_path must be one)."""
+    return f"s3://{BUCKET}/build-artifacts/{ids['build_task_id']}/fuzz.wasm"
+
+
 MEMBER = "user:fuzz-member"
 
 Baseline = Callable[[int, dict[str, str]], dict[str, Any]]
@@ -47,14 +55,14 @@ BASELINES: dict[tuple[str, str], Baseline] = {
     ("POST", "/api/v1/push"): lambda n, ids: {
         "workspace_id": ids["workspace_id"],
         "app_name": "fuzz",
-        "wasm_path": WASM,
-        "repository": "faas-functions",
+        "wasm_path": _wasm(ids),
+        "repository": f"faas-functions/{ids['workspace_id']}/fuzz",
         "tag": f"v{n}",
     },
     ("POST", "/api/v1/scaffold"): lambda n, ids: {
         "workspace_id": ids["workspace_id"],
         "app_name": "fuzz",
-        "image_url": "registry.example/faas@sha256:" + "0" * 64,
+        "image_url": f"127.0.0.1:5001/faas-functions/{ids['workspace_id']}/fuzz@sha256:" + "0" * 64,
         "replicas": 2,
         "variables": {"greeting": "hi"},
         "resources": {"limits": {"cpu": "100m", "memory": "128Mi"}, "requests": {}},
@@ -64,7 +72,7 @@ BASELINES: dict[tuple[str, str], Baseline] = {
         "workspace_id": ids["workspace_id"],
         "app_name": "fuzz",
         "manifest": MANIFEST,
-        "namespace": "default",
+        "namespace": f"faas-{ids['workspace_id']}",
     },
 }
 
@@ -91,7 +99,17 @@ async def _fixtures(api: httpx.AsyncClient, name: str) -> dict[str, str]:
     """Something for every path parameter to name."""
     workspace = (await api.post("/api/workspaces", json={"name": name[:100]})).json()
     function = await api.post(f"/api/workspaces/{workspace['id']}/functions", json={"name": "fuzz"})
-    ids = {"workspace_id": workspace["id"], "function_id": function.json()["id"]}
+    build = await api.post(
+        "/api/v1/build",
+        data={"workspace_id": workspace["id"], "app_name": "fuzz"},
+        files={"file": ("app.py", HELLO)},
+    )
+    assert build.status_code == 202, build.text
+    ids = {
+        "workspace_id": workspace["id"],
+        "function_id": function.json()["id"],
+        "build_task_id": build.json()["task_id"],
+    }
     await api.put(f"/api/workspaces/{workspace['id']}/members/{MEMBER}", json={"role": "member"})
     task = await api.post("/api/v1/push", json=BASELINES[("POST", "/api/v1/push")](0, ids))
     assert task.status_code == 202, task.text

@@ -1,6 +1,8 @@
 """Tenant isolation: nobody reaches another workspace's functions, tasks, keys or members.
 
-The matrix is generated from the OpenAPI description, so a new route is covered as it lands.
+The matrix is generated from the OpenAPI description, so a new route is covered as it lands;
+the references a request body carries (an artifact, an image, a namespace, a repository, a
+manifest) are checked against another workspace's too.
 """
 
 import re
@@ -124,6 +126,74 @@ async def test_every_route_refuses_another_workspaces_ids_and_changes_nothing(
     assert _partition(jwt_settings, theirs["workspace_id"]) == before
     listed = (await secured.get("/api/workspaces", headers=alice)).json()["items"]
     assert [w["id"] for w in listed] == [mine["id"]]
+
+
+def _foreign_references(mine: dict[str, str], theirs: dict[str, str], bucket: str) -> list[Any]:
+    """Requests in A's own workspace whose body names B's things: (method, path, body, status)."""
+    ws, their_ws = mine["workspace_id"], theirs["workspace_id"]
+    digest = "sha256:" + "0" * 64
+    their_image = f"127.0.0.1:5001/faas-functions/{their_ws}/fn@{digest}"
+    own_image = f"127.0.0.1:5001/faas-functions/{ws}/fn@{digest}"
+    spinapp = "apiVersion: core.spinkube.dev/v1alpha1\nkind: SpinApp\nmetadata:\n  name: fn\n"
+    role = (
+        "---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: x\n"
+    )
+    deploy = {"workspace_id": ws, "app_name": "fn"}
+    upload = {"files": {"file": ("app.py", HELLO)}}
+    return [
+        ("POST", "/api/v1/push", {"json": {
+            "workspace_id": ws, "app_name": "fn",
+            "wasm_path": f"s3://{bucket}/build-artifacts/{theirs['task_id']}/fn.wasm"}}, 404),
+        ("POST", "/api/v1/push", {"json": {
+            "workspace_id": ws, "task_id": mine["task_id"],
+            "repository": f"faas-functions/{their_ws}/fn"}}, 422),
+        ("POST", "/api/v1/scaffold", {"json": {
+            "workspace_id": ws, "app_name": "fn", "image_url": their_image}}, 404),
+        ("POST", "/api/v1/deploy", {"json": deploy | {
+            "manifest": spinapp + f"  namespace: faas-{their_ws}\nspec:\n  image: {own_image}\n"}},
+         422),
+        ("POST", "/api/v1/deploy", {"json": deploy | {
+            "manifest": spinapp + f"spec:\n  image: {their_image}\n"}}, 404),
+        ("POST", "/api/v1/deploy", {"json": deploy | {"manifest": spinapp + role}}, 422),
+        ("POST", "/api/v1/deploy", {"json": deploy | {
+            "manifest": spinapp, "namespace": f"faas-{their_ws}"}}, 422),
+        ("POST", f"/api/functions/{mine['function_id']}/deploy",
+         upload | {"data": {"namespace": f"faas-{their_ws}"}}, 422),
+        ("POST", "/api/v1/build-and-push", upload | {"data": {
+            "workspace_id": ws, "app_name": "fn",
+            "repository": f"faas-functions/{their_ws}/fn"}}, 422),
+    ]  # fmt: skip
+
+
+async def test_no_reference_in_a_body_reaches_another_workspace_and_nothing_is_written(
+    secured: httpx.AsyncClient, jwt_settings: Settings, as_user: AsUser
+) -> None:
+    alice, bob = as_user("alice"), as_user("bob")
+    mine = await _world_of(secured, alice)
+    theirs = await _world_of(secured, bob)
+    before = {ids["workspace_id"]: _partition(jwt_settings, ids["workspace_id"])
+              for ids in (mine, theirs)}  # fmt: skip
+    sources_before = _sources(jwt_settings)
+
+    cases = _foreign_references(mine, theirs, jwt_settings.s3_bucket)
+    for method, path, body, status in cases:
+        response = await secured.request(method, path, headers=alice, **body)
+        assert response.status_code == status, (path, body, response.text)
+        assert response.headers["content-type"] == "application/problem+json"
+    assert len(cases) >= 9
+
+    for workspace_id, items in before.items():
+        assert _partition(jwt_settings, workspace_id) == items, "a task was written"
+    assert _sources(jwt_settings) == sources_before, "a source was stored"
+
+
+def _sources(settings: Settings) -> list[str]:
+    s3 = boto3.client(
+        "s3", endpoint_url=settings.aws_endpoint_url, region_name="us-east-1",
+        aws_access_key_id="testing", aws_secret_access_key="testing",
+    )  # fmt: skip
+    listed = s3.list_objects_v2(Bucket=settings.s3_bucket, Prefix="build-sources/")
+    return sorted(item["Key"] for item in listed.get("Contents", []))
 
 
 async def test_a_task_id_of_another_workspace_is_indistinguishable_from_a_missing_one(

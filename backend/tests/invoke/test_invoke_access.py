@@ -71,7 +71,7 @@ async def test_a_stranger_cannot_invoke_test_read_stats_or_delete(
         assert response.json()["code"] == "FUNCTION_NOT_FOUND"
         nobody = await secured.request(method, path, json=body)
         assert nobody.status_code == 401, (method, path)
-    assert fake_infra.runtime.apps == [("default", "fn")]
+    assert fake_infra.runtime.apps == [(f"faas-{workspace['id']}", "fn")]
     assert fake_infra.runtime.invocations == 1
     assert fake_infra.runtime.test_requests == []
 

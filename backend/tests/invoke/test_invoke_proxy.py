@@ -112,7 +112,7 @@ async def test_an_unknown_function_is_404(api: httpx.AsyncClient) -> None:
 async def test_the_gateways_problem_passes_through(
     api: httpx.AsyncClient, function: dict, fake_infra: FakeInfraService
 ) -> None:
-    app = fake_infra.runtime.app("default", "hello")
+    app = fake_infra.runtime.app(f"faas-{function['workspace_id']}", "hello")
     assert app is not None
     app.replicas = 0
     response = await api.get(_invoke(function, "/"))

@@ -127,7 +127,7 @@ async def test_a_function_with_a_running_task_is_not_deleted(
     assert started.status_code == 202
     response = await api.delete(f"/api/functions/{function['id']}")
     assert response.status_code == 409 and response.json()["code"] == "TASK_IN_PROGRESS"
-    assert fake_infra.runtime.apps == [("default", "hello")]
+    assert fake_infra.runtime.apps == [(f"faas-{workspace['id']}", "hello")]
     assert (await api.get(f"/api/functions/{function['id']}")).status_code == 200
 
 
@@ -136,7 +136,8 @@ async def test_deleting_a_workspace_with_cascade_undeploys_its_functions(
 ) -> None:
     await deployed_function(api, workspace["id"], "one")
     await deployed_function(api, workspace["id"], "two")
-    assert fake_infra.runtime.apps == [("default", "one"), ("default", "two")]
+    namespace = f"faas-{workspace['id']}"
+    assert fake_infra.runtime.apps == [(namespace, "one"), (namespace, "two")]
     fake_infra.down()
     refused = await api.delete(f"/api/workspaces/{workspace['id']}", params={"cascade": "true"})
     assert refused.status_code == 503
@@ -172,6 +173,6 @@ async def test_a_function_deployed_before_its_record_kept_the_app_name_is_undepl
         Key={"PK": {"S": f"WS#{function['workspace_id']}"}, "SK": {"S": f"FN#{function['id']}"}},
         UpdateExpression="REMOVE deployed_namespace, deployed_name",
     )
-    assert fake_infra.runtime.apps == [("default", "hello")]
+    assert fake_infra.runtime.apps == [(f"faas-{function['workspace_id']}", "hello")]
     assert (await api.delete(f"/api/functions/{function['id']}")).status_code == 204
     assert fake_infra.runtime.apps == []

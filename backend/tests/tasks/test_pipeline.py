@@ -120,8 +120,10 @@ async def test_push_of_an_unfinished_or_foreign_wasm_is_refused(
 async def test_build_and_push_runs_both_stages_in_one_task(
     api: httpx.AsyncClient, workspace: dict, fake_infra: FakeInfraService
 ) -> None:
+    # A repository of one's own choosing lies under the workspace's (app.storage.keys).
+    repository = f"faas-functions/{workspace['id']}/team-hello"
     response = await upload(
-        api, workspace["id"], path="/api/v1/build-and-push", repository="team/hello", tag="v1"
+        api, workspace["id"], path="/api/v1/build-and-push", repository=repository, tag="v1"
     )
     assert response.status_code == 202, response.text
     task = await wait_for_task(api, response.json()["task_id"])
@@ -133,7 +135,7 @@ async def test_build_and_push_runs_both_stages_in_one_task(
     assert task["result"]["wasm_path"] and "@sha256:" in task["result"]["image_url"]
     [push] = fake_infra.submissions("push")
     assert push["wasm_path"] == task["result"]["wasm_path"]
-    assert (push["repository"], push["tag"]) == ("team/hello", "v1")
+    assert (push["repository"], push["tag"]) == (repository, "v1")
 
 
 async def test_function_deploy_runs_the_whole_pipeline_and_the_function_follows(
@@ -153,10 +155,15 @@ async def test_function_deploy_runs_the_whole_pipeline_and_the_function_follows(
     assert [s["name"] for s in task["stages"]] == ["build", "push", "scaffold", "deploy"]
     [push] = fake_infra.submissions("push")
     assert push["variables"] == ["greeting"]
+    # The workspace's own repository and namespace; its and the function's ids for the labels.
+    assert push["repository"] == f"faas-functions/{workspace['id']}/greeter"
     [scaffold] = fake_infra.submissions("scaffold")
     assert scaffold["replicas"] == 3 and scaffold["variables"] == {"greeting": "hi"}
+    assert (scaffold["workspace_id"], scaffold["function_id"]) == (workspace["id"], function["id"])
     [deploy] = fake_infra.submissions("deploy")
     assert deploy["manifest"] == task["result"]["manifest"]
+    assert deploy["namespace"] == f"faas-{workspace['id']}"
+    assert (deploy["workspace_id"], deploy["function_id"]) == (workspace["id"], function["id"])
 
     # The function follows its task right after the task's own write.
     after = await wait_for_function(api, function["id"], "deployed")

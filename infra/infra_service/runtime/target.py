@@ -17,7 +17,12 @@ from typing import Any
 
 import httpx
 
-from contract.runtime import DeploymentState, RuntimeLogPage, UndeployResult
+from contract.runtime import (
+    DeploymentState,
+    NamespaceDeleteResult,
+    RuntimeLogPage,
+    UndeployResult,
+)
 from infra_service.config import Settings
 from infra_service.errors import DeploymentNotFound
 from infra_service.jobs import Job, JobFailure, now_iso
@@ -29,6 +34,7 @@ from infra_service.runtime.replicas import Launcher, NotReady
 from infra_service.runtime.spinapp import Wanted, wanted_from_manifest
 from infra_service.runtime.store import AppKey, AppSpec, RuntimeStore, version_of
 from infra_service.runtime.supervisor import Replica, reap_leftovers
+from infra_service.tenancy import DeletedNamespaces
 
 log = logging.getLogger(__name__)
 SPARE_COMPONENTS = 5  # unused components kept for quick rollbacks
@@ -51,6 +57,7 @@ class LocalTarget:
         self._next_index: defaultdict[AppKey, int] = defaultdict(int)
         self._deploying: dict[AppKey, int] = {}  # replicas of deploys in progress
         self._background: set[asyncio.Task[None]] = set()
+        self._deleted = DeletedNamespaces()
         # Plain HTTP to hosts on 127.0.0.1 only: no proxies, and no CA bundle to load.
         self._probe_http = httpx.AsyncClient(trust_env=False, verify=False)
         self._launcher = Launcher(
@@ -123,6 +130,7 @@ class LocalTarget:
         )
         key = wanted.key
         async with self._locks[key]:
+            self._deleted.refuse(key.namespace)  # under the lock: delete_namespace waits on it
             self._check_capacity(wanted)
             self._deploying[key] = wanted.replicas
             try:
@@ -200,6 +208,17 @@ class LocalTarget:
                 keep={s.wasm_digest for s in self._specs.values()}, spare=SPARE_COMPONENTS
             )
         return UndeployResult(namespace=key.namespace, name=key.name, deleted=deleted)
+
+    async def delete_namespace(self, namespace: str) -> NamespaceDeleteResult:
+        """Undeploy every app of the namespace (a workspace's): stopped and forgotten."""
+        self._deleted.add(namespace)  # first: a deploy that has not taken its lock yet fails
+        known = [*self._specs, *self._routes, *self._deploying]
+        keys = {key for key in known if key.namespace == namespace}
+        keys |= {spec.key for spec in self.store.load_all() if spec.namespace == namespace}
+        results = [await self.undeploy(key) for key in sorted(keys)]
+        return NamespaceDeleteResult(
+            namespace=namespace, deleted=any(result.deleted for result in results)
+        )
 
     async def logs(
         self, key: AppKey, *, since: str | None, limit: int, tail: int | None

@@ -345,3 +345,29 @@ def test_the_gateway_listens_on_a_socket_asyncio_sets_tcp_nodelay_on() -> None:
 
     with _listen("127.0.0.1", 0) as sock:
         assert sock.proto == socket.IPPROTO_TCP
+
+
+async def test_deleting_a_namespace_stops_and_forgets_its_apps_only(
+    service: Service, settings: Settings
+) -> None:
+    a = await service.ship(fake_component(body="from a"), app="hello", task="ta", namespace="a")
+    b = await service.ship(fake_component(body="from b"), app="hello", task="tb", namespace="b")
+    assert a["status"] == b["status"] == "succeeded"
+    deleted = await service.api.delete("/v1/namespaces/a")
+    assert deleted.json() == {"namespace": "a", "deleted": True}
+    gone = await call(a["result"]["endpoint"])
+    assert (gone.status_code, gone.json()["code"]) == (404, "FUNCTION_NOT_DEPLOYED")
+    assert (await service.api.get("/v1/deployments/a/hello")).status_code == 404
+    assert not (settings.runtime_root / "apps" / "a").exists()
+    assert (await call(b["result"]["endpoint"])).text == "from b"
+    again = await service.api.delete("/v1/namespaces/a")
+    assert again.json() == {"namespace": "a", "deleted": False}
+
+
+async def test_a_deploy_into_a_deleted_namespace_fails_instead_of_running(
+    service: Service,
+) -> None:
+    assert (await service.api.delete("/v1/namespaces/gone")).json()["deleted"] is False
+    job = await service.ship(fake_component(body="late"), app="hello", task="t", namespace="gone")
+    assert (job["status"], job["error"]["code"]) == ("failed", "NAMESPACE_DELETED")
+    assert (await service.api.get("/v1/deployments/gone/hello")).status_code == 404
