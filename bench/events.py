@@ -1,4 +1,4 @@
-"""8. Live events: a change written → its event received by subscribers, and what it costs.
+"""9. Live events: a change written → its event received by subscribers, and what it costs.
 
 DynamoDB is DynamoDB Local (as `make run`), its requests counted by the launcher (/_counts).
 The backend is a real uvicorn process with its pollers off, so that the benchmark is the only
@@ -36,7 +36,7 @@ from harness import (
 from testing.fake_infra import FakeInfraService
 
 NAME = "events"
-TITLE = "8. Live events (SSE): change written → event received, DynamoDB reads per change"
+TITLE = "9. Live events (SSE): change written → event received, DynamoDB reads per change"
 TABLE = "sfbank-blue-FaaSData"
 TARGET_P50 = 0.100
 TABLE_READS = ("GetItem", "BatchGetItem", "Query", "Scan", "TransactGetItems")

@@ -20,11 +20,12 @@ import invoke
 import pipeline
 import polling
 import real_build
+import rollback
 import runtime_host
 import scale
 import upload
 
-BENCHMARKS = [polling, upload, pipeline, scale, real_build, runtime_host, invoke, events]
+BENCHMARKS = [polling, upload, pipeline, scale, real_build, runtime_host, invoke, rollback, events]
 RESULTS = Path(__file__).resolve().parent / "results.md"
 
 

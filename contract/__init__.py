@@ -6,5 +6,6 @@ This package imports nothing of ours.
 
 - `contract.fields`: the constrained field types both sides validate with.
 - `contract.jobs`: stage names, collection paths, the job requests, results and job view.
+- `contract.images`: the push service's image deletion (registry clean-up).
 - `contract.problems`: the one problem+json (RFC 9457) renderer of both services.
 """

@@ -153,9 +153,14 @@ def _object_prefixes(policy: str, action: str) -> set[str]:
     return found
 
 
-def test_backend_writes_only_sources_and_reads_results() -> None:
+def test_backend_writes_only_sources_reads_results_and_deletes_its_own_prefixes() -> None:
     assert _object_prefixes("BackendPolicy", "s3:PutObject") == {"build-sources/*"}
-    assert _object_prefixes("BackendPolicy", "s3:DeleteObject") == {"build-sources/*"}
+    assert _object_prefixes("BackendPolicy", "s3:DeleteObject") == {
+        "build-sources/*",
+        "build-logs/*",
+        "build-artifacts/*",
+        "manifests/*",
+    }
     assert _object_prefixes("BackendPolicy", "s3:GetObject") == {
         "build-sources/*",
         "build-logs/*",
@@ -180,6 +185,10 @@ def test_infra_service_reads_sources_and_writes_artifacts_logs_manifests() -> No
         s for s in _statements("InfraServicePolicy") if "ecr:CreateRepository" in s["Action"]
     ]
     assert [s["Resource"] for s in creates] == [under]
+    deletes = [
+        s for s in _statements("InfraServicePolicy") if "ecr:BatchDeleteImage" in s["Action"]
+    ]
+    assert [s["Resource"] for s in deletes] == [[{"Fn::GetAtt": ["Repository", "Arn"]}, under]]
 
 
 def test_backend_may_touch_only_its_table_and_indexes() -> None:

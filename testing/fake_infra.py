@@ -16,6 +16,9 @@ models as the real service, answers are the same job views, errors the same prob
 Behaviour is set per kind ("build", "push", "scaffold", "deploy"; None for all) and optionally
 per app_name; the most specific setting wins. A job's outcome is fixed when it is created.
 Every setter and counter is safe to use from any thread while requests are being served.
+
+The push service's image call (`DELETE /v1/images/{repository}/{reference}`) acts on what the
+push jobs pushed: `infra.images` lists what is left, `infra.image_deletions` what was asked.
 """
 
 import json
@@ -33,6 +36,7 @@ from typing import Any, NamedTuple, Self, TypeVar
 from urllib.parse import urlsplit
 
 from contract.build_log import LOG_CHUNK_DEFAULT, LOG_CHUNK_MAX, BuildLogChunk, utf8_chunk
+from contract.images import ImageDeletion, image_path
 from contract.jobs import (
     COLLECTIONS,
     STAGE_OF_COLLECTION,
@@ -176,6 +180,8 @@ class FakeInfraService:
             self._max_in_flight: Counter[str] = Counter()
             self._bodies: dict[str, list[dict[str, Any]]] = defaultdict(list)
             self._live_logs: dict[str, bytearray] = defaultdict(bytearray)  # by job_key
+            self._deleted_images: set[str] = set()
+            self._image_deletions: list[tuple[str, str]] = []
             self._namespace_deletions: list[str] = []
             self._deleted_namespaces: set[str] = set()
 
@@ -348,6 +354,8 @@ class FakeInfraService:
         parts = path.strip("/").split("/")
         if request.command == "GET" and _is_build_log(parts):  # contract.build_log
             return self._build_log(parts[2], urlsplit(request.path).query)
+        if parts[:2] == ["v1", "images"]:
+            return self._image_call(request.command, parts[2:], path)
         if request.command == "DELETE" and len(parts) == 3 and parts[:2] == ["v1", "namespaces"]:
             namespace = parts[2]
             return self._guarded("deploy", None, None, lambda: self._delete_namespace(namespace))
@@ -458,6 +466,39 @@ class FakeInfraService:
                 self._created[job.job_key] += 1
                 self._bodies[kind].append(body)
             return 202, job.view()
+
+    # --- the push service's images (DELETE /v1/images/{repository}/{reference}) -------
+
+    @property
+    def images(self) -> set[str]:
+        """`repository@digest` of every image a push job made and no DELETE removed."""
+        with self._lock:
+            return self._book.pushed_images() - self._deleted_images
+
+    @property
+    def image_deletions(self) -> list[tuple[str, str]]:
+        """(repository, reference) of every DELETE of an image, oldest first."""
+        with self._lock:
+            return list(self._image_deletions)
+
+    def _image_call(self, method: str, parts: list[str], path: str) -> Answer:
+        if len(parts) < 2:
+            return _problem(404, "NOT_FOUND", f"no such endpoint: {path}", path)
+        if method != "DELETE":
+            return _problem(405, "METHOD_NOT_ALLOWED", f"{method} is not allowed on {path}", path)
+        repository, reference = "/".join(parts[:-1]), parts[-1]
+        try:
+            image_path(repository, reference)
+        except ValueError:
+            return _problem(422, "VALIDATION_ERROR", "not an image reference", path)
+        with self._lock:
+            self._image_deletions.append((repository, reference))
+            present = self._book.pushed_images() - self._deleted_images
+            named = {image for image in present if image.startswith(f"{repository}@")}
+            gone = {i for i in named if i.endswith(f"@{reference}") or i.endswith(f":{reference}")}
+            self._deleted_images |= gone
+        body = ImageDeletion(repository=repository, reference=reference, deleted=bool(gone))
+        return 200, body.model_dump(mode="json")
 
     def _delete_namespace(self, namespace: str) -> Answer:
         if not _NAMESPACE.fullmatch(namespace):

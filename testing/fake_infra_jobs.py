@@ -134,6 +134,15 @@ class JobBook:
         self._by_key[(kind, job_key)] = job.job_id
         return job, True
 
+    def pushed_images(self) -> set[str]:
+        """`repository@digest` of every succeeded push job (what the registry would hold)."""
+        images = set()
+        for job in self._jobs.values():
+            if job.kind == "push" and job.status == "succeeded" and job.result:
+                name, _, digest = str(job.result["image_url"]).partition("@")
+                images.add(f"{name.partition('/')[2]}@{digest}")
+        return images
+
     def poll(self, *, kind: str, job_id: str) -> FakeJob | None:
         """One GET: the job moves on (running, then its outcome); None if unknown."""
         job = self._jobs.get(job_id)

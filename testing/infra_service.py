@@ -6,6 +6,12 @@
 
 `running_infra_service` runs the app in-process (uvicorn in a thread) by default, or as
 `python -m infra_service` with `subprocess=True`. The bucket must exist before builds run.
+
+When FAAS_TEST_CACHE_DIR names a folder (the root conftest.py sets one per session), every
+service started here shares its node-local build cache (`<dir>/builds`) and compiled-component
+cache (`<dir>/compiled`), as services on one node may in production: the same source builds
+once per session, each component compiles once. A test that asserts a cache miss or a cold
+compile passes `shared_caches=False`.
 """
 
 import asyncio
@@ -27,6 +33,7 @@ from testing.moto import FAKE_CREDENTIALS, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_TOKEN = "test-infra-token"
+SHARED_CACHE_ENV = "FAAS_TEST_CACHE_DIR"
 
 _REGISTRY_CONFIG = """\
 version: 0.1
@@ -114,6 +121,7 @@ def infra_environment(
     registry: Registry | None = None,
     port: int | None = None,
     scratch_dir: Path | None = None,
+    shared_caches: bool = True,
     **settings: Any,
 ) -> dict[str, str]:
     """INFRA_* variables for a local service: moto, a plain-http registry, loopback only."""
@@ -133,8 +141,21 @@ def infra_environment(
         env |= {"INFRA_REGISTRY_URL": registry.host, "INFRA_REGISTRY_INSECURE": "true"}
     if scratch_dir is not None:
         env["INFRA_SCRATCH_DIR"] = str(scratch_dir)
+    if shared_caches:
+        env |= shared_cache_settings()
     env |= {f"INFRA_{name.upper()}": str(value) for name, value in settings.items()}
     return env
+
+
+def shared_cache_settings() -> dict[str, str]:
+    """The session's shared build and compiled caches (FAAS_TEST_CACHE_DIR), if one is set."""
+    root = os.environ.get(SHARED_CACHE_ENV)
+    if not root:
+        return {}
+    return {
+        "INFRA_BUILD_CACHE_DIR": str(Path(root) / "builds"),
+        "INFRA_RUNTIME_COMPILED_DIR": str(Path(root) / "compiled"),
+    }
 
 
 @contextmanager
@@ -144,13 +165,18 @@ def running_infra_service(
     token: str = DEFAULT_TOKEN,
     registry: Registry | None = None,
     subprocess: bool = False,
+    shared_caches: bool = True,
     **settings: Any,
 ) -> Iterator[InfraService]:
     """The real service on 127.0.0.1:<free port>; extra keyword arguments are INFRA_* settings."""
     with tempfile.TemporaryDirectory(prefix="infra-scratch-") as scratch:
         settings.setdefault("scratch_dir", Path(scratch))
         env = infra_environment(
-            aws_endpoint=aws_endpoint, token=token, registry=registry, **settings
+            aws_endpoint=aws_endpoint,
+            token=token,
+            registry=registry,
+            shared_caches=shared_caches,
+            **settings,
         )
         url = f"http://127.0.0.1:{env['INFRA_PORT']}"
         runner = _in_subprocess if subprocess else _in_thread

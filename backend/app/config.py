@@ -87,6 +87,9 @@ class Settings(BaseSettings):
     # The base of every push repository: a workspace's images go to
     # `{ecr_repository}/{workspace short id}/{app_name}` (app.storage.keys).
     ecr_repository: str = "faas-functions"
+    # How many of a function's newest revisions keep their artifacts (sources, components,
+    # manifests, logs, registry images); older ones keep only their record.
+    revision_retention: int = Field(default=10, ge=1, le=1000)
     # Each workspace deploys into its own namespace, `{prefix}{workspace short id}` (a DNS
     # label: the prefix starts with a letter and leaves room for the 26-character id).
     deploy_namespace_prefix: Annotated[

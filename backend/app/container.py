@@ -10,6 +10,8 @@ from app.auth.role_cache import RoleCache
 from app.aws import AwsClients
 from app.config import Settings
 from app.events.hub import EventHub
+from app.functions.cleanup import FunctionCleanup
+from app.functions.images import ImageClient
 from app.invoke.cache import FunctionCache
 from app.invoke.stats import InvocationRecorder
 from app.observability.metrics import set_sse_subscribers
@@ -19,6 +21,7 @@ from app.storage.functions import FunctionRepository
 from app.storage.invocation_stats import InvocationStatsRepository
 from app.storage.members import MemberRepository
 from app.storage.objects import ObjectStore
+from app.storage.revisions import RevisionRepository
 from app.storage.tasks import TaskRepository, WorkspaceLimits
 from app.storage.workspaces import WorkspaceRepository
 from app.tasks.driver import TaskDriver
@@ -42,6 +45,8 @@ class Container:
     infra: InfraClient
     runtime: RuntimeClient
     poller: TaskPoller
+    revisions: RevisionRepository
+    cleanup: FunctionCleanup
     jwt_verifier: JwtVerifier | None
     roles: RoleCache
     events: EventHub
@@ -70,9 +75,19 @@ class Container:
         objects = ObjectStore(client=aws.s3, bucket=settings.s3_bucket)
         stream = ChangeStream(dynamodb=aws.dynamodb, streams=aws.dynamodb_streams, table=table)
         stats = InvocationStatsRepository(client=aws.dynamodb, table=table)
-        driver = TaskDriver(
-            tasks=tasks, functions=functions, infra=infra, settings=settings, owner=owner
+        revisions = RevisionRepository(client=aws.dynamodb, table=table)
+        objects = ObjectStore(client=aws.s3, bucket=settings.s3_bucket)
+        cleanup = FunctionCleanup(
+            tasks=tasks,
+            revisions=revisions,
+            objects=objects,
+            images=ImageClient(http=http, settings=settings),
+            settings=settings,
         )
+        driver = TaskDriver(
+            tasks=tasks, functions=functions, infra=infra, settings=settings, owner=owner,
+            revisions=revisions, retention=cleanup.apply_retention,
+        )  # fmt: skip
         events = EventHub(
             tasks=tasks,
             functions=functions,
@@ -96,6 +111,8 @@ class Container:
             infra=infra,
             runtime=RuntimeClient(http=http, settings=settings),
             poller=TaskPoller(tasks=tasks, driver=driver, settings=settings, owner=owner),
+            revisions=revisions,
+            cleanup=cleanup,
             jwt_verifier=_jwt_verifier(settings, http),
             roles=RoleCache(ttl=settings.membership_cache_seconds),
             events=events,

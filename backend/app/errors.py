@@ -59,6 +59,10 @@ class Conflict(DomainError):
     status, code, title = 409, "CONFLICT", "Conflict"
 
 
+class Gone(DomainError):
+    status, code, title = 410, "GONE", "Gone"
+
+
 class InvalidInput(DomainError):
     status, code, title = 400, "INVALID_INPUT", "Invalid input"
 

@@ -68,7 +68,11 @@ def _function_for_deploy(
     if replicas is not None and replicas != function.get("replicas"):
         changes["replicas"] = replicas
     if changes:
-        function = session.api.patch(f"/api/functions/{function['id']}", json=changes)
+        # redeploy=false: the new code is deployed with these settings next, so the server
+        # must not first redeploy the live image with them (it would hold the function).
+        function = session.api.call(
+            "PATCH", f"/api/functions/{function['id']}", json=changes, params={"redeploy": "false"}
+        )
         session.out.note(f"updated {', '.join(changes)} of {name}")
     return function
 

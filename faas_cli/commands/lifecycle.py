@@ -14,6 +14,8 @@ NameArg = Annotated[str, typer.Argument(help="Function name (or id).", show_defa
 _COLUMNS = [
     ("revision", "REVISION"),
     ("number", "REVISION"),
+    ("live", "LIVE"),
+    ("reason", "REASON"),
     ("active", "ACTIVE"),
     ("current", "CURRENT"),
     ("status", "STATUS"),

@@ -132,6 +132,8 @@ class Builder:
             source_sha256=source_sha, source_name=filename, toolchain=self._toolchain.fingerprint
         )
         cached = await self._from_cache(key, artifact, build_log)
+        if cached is None:
+            cached = await self._from_local_cache(key, source_sha, artifact, workdir, build_log)
         if cached is not None:
             return {**cached, "source_sha256": source_sha}
 
@@ -167,6 +169,7 @@ class Builder:
             output, artifact, content_type=WASM_CONTENT_TYPE, metadata=metadata
         )
         self._cache.put(key, CachedBuild(wasm_path=artifact.url, sha256=digest, size=size))
+        await self._keep_locally(key, output, digest)
         return {
             "wasm_path": artifact.url,
             "sha256": digest,
@@ -194,6 +197,38 @@ class Builder:
         build_log.line(f"served from the build cache (same inputs as {hit.wasm_path})")
         record_build_cache(hit=True)
         return {"wasm_path": artifact.url, "sha256": hit.sha256, "size": hit.size, "cached": True}
+
+    async def _from_local_cache(
+        self, key: str, source_sha: str, artifact: S3Location, workdir: Path, build_log: BuildLog
+    ) -> dict[str, Any] | None:
+        """A hit in the node-local folder: its checked bytes are uploaded to `artifact`."""
+        local = self._cache.local
+        if local is None:
+            return None
+        copy = workdir / "cached.wasm"
+        try:
+            hit = await asyncio.to_thread(local.get, key, copy)
+        except OSError as exc:
+            build_log.line(f"node-local build cache unreadable ({exc}); building")
+            return None
+        if hit is None:
+            return None
+        build_log.line(f"served from the node-local build cache ({hit.sha256}); uploading")
+        metadata = {"sha256": hit.sha256, "source-sha256": source_sha, "toolchain-key": key}
+        await self._objects.upload(
+            copy, artifact, content_type=WASM_CONTENT_TYPE, metadata=metadata
+        )
+        self._cache.put(key, CachedBuild(wasm_path=artifact.url, sha256=hit.sha256, size=hit.size))
+        return {"wasm_path": artifact.url, "sha256": hit.sha256, "size": hit.size, "cached": True}
+
+    async def _keep_locally(self, key: str, output: Path, digest: str) -> None:
+        local = self._cache.local
+        if local is None:
+            return
+        try:
+            await asyncio.to_thread(local.put, key, output, sha256=digest)
+        except OSError as exc:  # a full or read-only disk costs the next build, not this one
+            log.warning("could not keep the component in the node-local build cache: %s", exc)
 
     async def _install_requirements(
         self, app_dir: Path, workdir: Path, env: dict[str, str], build_log: BuildLog

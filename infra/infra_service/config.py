@@ -84,6 +84,9 @@ class Settings(BaseSettings):
     pip_find_links: str | None = None  # a local wheelhouse; when set, no index is used
     requirements_timeout_seconds: float = Field(default=180.0, gt=0)
     build_cache_enabled: bool = True
+    # Components also kept on this node's disk by cache key (survives a lost S3 object); unset: off.
+    build_cache_dir: Path | None = None
+    build_cache_max_bytes: int = Field(default=2048 * MIB, ge=MIB)  # least recently used go first
 
     # Deploys.
     kubeconfig: str | None = Field(None, validation_alias=_env("KUBECONFIG", "KUBECONFIG"))
@@ -125,6 +128,8 @@ class Settings(BaseSettings):
 
     # The local runtime: desired state, verified components, compiled cache, kv data, logs.
     runtime_dir: Path | None = None  # default: <scratch_dir>/runtime
+    # Compiled components (keyed by wasm sha256 + wasmtime fingerprint); may be shared.
+    runtime_compiled_dir: Path | None = None  # default: <runtime dir>/compiled
     gateway_host: str = "127.0.0.1"
     gateway_port: int = Field(default=8002, ge=0, le=65535)  # 0: any free port (tests)
     # The command that runs one component host; `serve`/`once` and options are appended.
@@ -194,6 +199,10 @@ class Settings(BaseSettings):
     @property
     def runtime_root(self) -> Path:
         return self.runtime_dir or self.scratch_dir / "runtime"
+
+    @property
+    def runtime_compiled_root(self) -> Path:
+        return self.runtime_compiled_dir or self.runtime_root / "compiled"
 
     @property
     def registry_uses_ecr(self) -> bool:

@@ -14,10 +14,12 @@ from fastapi import FastAPI
 from infra_service.app_routes import routers as app_routers
 from infra_service.build import Builder
 from infra_service.build_log import router as build_log_router
-from infra_service.cache import BuildCache
+from infra_service.cache import BuildCache, LocalComponents
 from infra_service.config import Environment, Settings
 from infra_service.deploy import create_target
 from infra_service.errors import install_error_handlers
+from infra_service.image_routes import routers as image_routers
+from infra_service.images import ImageRemover
 from infra_service.jobs import JobStore
 from infra_service.logging_setup import configure_logging
 from infra_service.metrics import STATE as metrics_state
@@ -65,6 +67,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         http = await stack.enter_async_context(
             httpx.AsyncClient(timeout=httpx.Timeout(60.0, connect=5.0), follow_redirects=True)
         )
+        ecr = None
         make_repository: RepositoryMaker | None = None
         if settings.registry_uses_ecr:
             ecr = await stack.enter_async_context(session.client("ecr", **_aws_options(settings)))
@@ -72,6 +75,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             make_repository = ecr_repository_maker(ecr_client=ecr)
         else:  # an OCI registry (docker-registry) makes a repository on its first push
             credentials = static_credentials(settings)
+        app.state.images = ImageRemover(
+            settings=settings, http=http, credentials=credentials, ecr=ecr
+        )
 
         scratch = settings.scratch_dir
         scratch.mkdir(parents=True, exist_ok=True)
@@ -83,7 +89,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             objects=objects,
             toolchain=toolchain,
             cache=BuildCache(
-                index_file=scratch / "build-cache.json", enabled=settings.build_cache_enabled
+                index_file=scratch / "build-cache.json",
+                enabled=settings.build_cache_enabled,
+                local=LocalComponents(
+                    settings.build_cache_dir, max_bytes=settings.build_cache_max_bytes
+                )
+                if settings.build_cache_dir is not None and settings.build_cache_enabled
+                else None,
             ),
             compile_slots=asyncio.Semaphore(settings.build_concurrency),
         )
@@ -103,7 +115,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             objects=objects,
             store=target.store
             if isinstance(target, LocalTarget)
-            else RuntimeStore(settings.runtime_root),
+            else RuntimeStore(settings.runtime_root, compiled=settings.runtime_compiled_root),
         )
 
         jobs = JobStore(max_queued=settings.max_queued_jobs)
@@ -156,6 +168,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health)
     app.include_router(metrics_router)
     app.include_router(build_log_router)  # before the collections: /v1/builds/{id}/log
-    for router in [*routers, *app_routers]:
+    for router in [*routers, *app_routers, *image_routers]:
         app.include_router(router)
     return app

@@ -212,6 +212,36 @@ class RegistryClient:
             raise RegistryError(f"The registry stored the manifest as {answered}, not {digest}.")
         return digest
 
+    async def delete_manifest(self, repository: str, reference: str) -> bool:
+        """Delete the manifest a tag or digest names (and so every tag on it); whether it was
+        there. Registries delete by digest only, so a tag is resolved first."""
+        digest = reference
+        if not reference.startswith("sha256:"):
+            head = await self._send(
+                "HEAD",
+                f"/v2/{repository}/manifests/{reference}",
+                headers={"Accept": MANIFEST_ACCEPT},
+                ok=(200, 404),
+            )
+            if head.status_code == 404:
+                return False
+            digest = head.headers.get("docker-content-digest", "")
+            if not digest:
+                raise RegistryError(
+                    f"The registry named no digest for {repository}:{reference}.",
+                    code=self._failure_code,
+                )
+        response = await self._send(
+            "DELETE", f"/v2/{repository}/manifests/{digest}", ok=(202, 404, 405)
+        )
+        if response.status_code == 405:
+            raise RegistryError(
+                f"The registry at {self._base} does not allow deletes (distribution: "
+                "storage.delete.enabled).",
+                code="REGISTRY_DELETE_DISABLED",
+            )
+        return response.status_code == 202
+
     async def _start_upload(self, repository: str) -> str:
         response = await self._send("POST", f"/v2/{repository}/blobs/uploads/", ok=(202,))
         location: str | None = response.headers.get("location")

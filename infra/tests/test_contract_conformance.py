@@ -142,6 +142,10 @@ RUNTIME_CASES: list[tuple[str, str, str, dict[str, Any] | None]] = [
      {"app_name": "hello", "wasm_path": WASM, "request": {"method": "get"}}),
     ("a test with an unknown field", "POST", "/v1/test-invocations",
      {"app_name": "hello", "wasm_path": WASM, "extra": 1}),
+    ("an image repository that is no name", "DELETE", "/v1/images/Bad_Repo/v1", None),
+    ("an image reference that is no digest", "DELETE", "/v1/images/faas/hello/sha256:xyz",
+     None),
+    ("an image call that is no delete", "GET", "/v1/images/faas/hello/v1", None),
 ]  # fmt: skip
 
 

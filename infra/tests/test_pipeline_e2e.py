@@ -44,7 +44,10 @@ def stack(moto_server: str) -> Iterator[Stack]:
     s3.create_bucket(Bucket=BUCKET)
     with (
         running_registry() as registry,
-        running_infra_service(aws_endpoint=moto_server, registry=registry) as infra,
+        # Its own caches: the first build here must be a real one (`cached: false`).
+        running_infra_service(
+            aws_endpoint=moto_server, registry=registry, shared_caches=False
+        ) as infra,
         httpx.Client(base_url=infra.url, headers=infra.headers, timeout=30) as http,
     ):
         yield Stack(infra=infra, http=http, s3=s3, registry=registry.host)

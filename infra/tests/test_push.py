@@ -165,6 +165,44 @@ def test_the_locked_app_declares_the_variables_the_spinapp_sets() -> None:
     assert component["source"] == {"content_type": "application/wasm", "digest": "sha256:abc"}
 
 
+def _manifest_status(registry: Registry, reference: str) -> int:
+    accept = {"Accept": "application/vnd.oci.image.manifest.v1+json"}
+    url = f"{registry.url}/v2/faas-functions/manifests/{reference}"
+    return httpx.head(url, headers=accept).status_code
+
+
+async def test_an_image_is_deleted_by_digest_and_the_delete_is_idempotent(
+    pusher: httpx.AsyncClient, s3: Any, registry: Registry
+) -> None:
+    s3.put_object(Bucket=BUCKET, Key="build-artifacts/t1/hello.wasm", Body=FAKE_WASM)
+    first = await run_job(pusher, "pushes", _push_body("d1:push", tag="d1"))
+    kept = await run_job(pusher, "pushes", _push_body("d2:push", tag="d2"))
+    digest = first["result"]["digest"]
+    assert _manifest_status(registry, digest) == 200
+
+    answer = await pusher.delete(f"/v1/images/faas-functions/{digest}")
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {"repository": "faas-functions", "reference": digest, "deleted": True}
+    assert _manifest_status(registry, digest) == 404
+    assert _manifest_status(registry, "d1") == 404  # its tag went with it
+    assert _manifest_status(registry, kept["result"]["digest"]) == 200  # another image stays
+
+    again = await pusher.delete(f"/v1/images/faas-functions/{digest}")
+    assert again.status_code == 200 and again.json()["deleted"] is False
+    by_tag = await pusher.delete("/v1/images/faas-functions/d2")
+    assert by_tag.json()["deleted"] is True
+    assert _manifest_status(registry, kept["result"]["digest"]) == 404
+
+
+async def test_an_image_delete_checks_its_names_and_the_token(pusher: httpx.AsyncClient) -> None:
+    for path in ("/v1/images/Bad_Repo/v1", "/v1/images/faas-functions/sha256:xyz", "/v1/images/x"):
+        answer = await pusher.delete(path)
+        assert answer.status_code in (404, 422), (path, answer.text)
+        assert answer.headers["content-type"] == "application/problem+json"
+    stranger = await pusher.delete("/v1/images/faas-functions/v1", headers={"Authorization": ""})
+    assert stranger.status_code == 401
+
+
 async def test_ecr_repositories_of_workspaces_are_created_on_their_first_push(
     aws_endpoint: str,
 ) -> None:

@@ -18,6 +18,7 @@ from app.storage.api_keys import ApiKeyRepository
 from app.storage.functions import FunctionRepository
 from app.storage.members import MemberRepository
 from app.storage.objects import ObjectStore
+from app.storage.revisions import RevisionRepository
 from app.storage.workspaces import WorkspaceRepository
 from app.tasks.models import Task
 from app.tasks.service import TaskRepos
@@ -122,6 +123,10 @@ async def get_task_repos(container: ContainerDep) -> TaskRepos:
     return container.task_repos
 
 
+async def get_revisions(container: ContainerDep) -> RevisionRepository:
+    return container.revisions
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 WorkspacesDep = Annotated[WorkspaceRepository, Depends(get_workspaces)]
 FunctionsDep = Annotated[FunctionRepository, Depends(get_functions)]
@@ -129,4 +134,5 @@ MembersDep = Annotated[MemberRepository, Depends(get_members)]
 ApiKeysDep = Annotated[ApiKeyRepository, Depends(get_api_keys)]
 ObjectsDep = Annotated[ObjectStore, Depends(get_objects)]
 TaskReposDep = Annotated[TaskRepos, Depends(get_task_repos)]
+RevisionsDep = Annotated[RevisionRepository, Depends(get_revisions)]
 NamespacesDep = Annotated[NamespaceClient, Depends(get_namespaces)]

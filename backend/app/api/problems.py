@@ -31,6 +31,11 @@ class Problem(BaseModel):
     errors: list[FieldError] | None = None
 
 
+def problem_response(description: str) -> dict[str, Any]:
+    """An error answer of one route, documented as problem+json."""
+    return _problem(description)
+
+
 def _problem(description: str) -> dict[str, Any]:
     # No `model`: FastAPI would document the error as application/json too.
     return {

@@ -59,8 +59,28 @@ class Function(BaseModel):
     manifest_path: str | None = None
     deployment_status: DeploymentStatus = "not_deployed"
     endpoint: str | None = None
+    # The revision serving now (GET /api/functions/{id}/revisions/{n}); None before a deploy.
+    live_revision: int | None = None
 
 
 class FunctionList(BaseModel):
     items: list[Function]
     next_token: str | None = None
+
+
+RedeployAction = Literal["started", "none", "next_deploy"]
+
+
+class Redeploy(BaseModel):
+    """What a change of settings does to the deployed app (PATCH's answer says it)."""
+
+    action: RedeployAction  # started: a task deploys the live image with the new settings
+    message: str
+    task_id: str | None = None
+    location: str | None = None  # the task's status document, to poll
+
+
+class FunctionUpdated(Function):
+    """The function after a PATCH, and what happens to the app that is deployed."""
+
+    redeploy: Redeploy

@@ -12,7 +12,7 @@ from app.aws import cancellation_reasons, is_condition_failure
 from app.errors import Conflict, NotFound, storage_error
 from app.functions.models import FunctionRecord
 from app.storage import keys
-from app.storage.dynamo import Page, to_item, to_value
+from app.storage.dynamo import Item, Page, to_item, to_value
 from app.storage.repository import Repository, validated_changes
 
 
@@ -83,6 +83,10 @@ class FunctionRepository(Repository[FunctionRecord]):
         """Find a function by id alone, through IdIndex."""
         return await self._by_entity_id(keys.function_entity_id(function_id))
 
+    async def get_consistent(self, *, workspace_id: str, function_id: str) -> FunctionRecord | None:
+        """The function as last written (its revision count, say)."""
+        return await self._get(keys.function_key(workspace_id, function_id))
+
     async def list_in_workspace(
         self, *, workspace_id: str, limit: int, next_token: str | None
     ) -> Page[FunctionRecord]:
@@ -151,11 +155,45 @@ class FunctionRepository(Repository[FunctionRecord]):
         task_id: str,
         changes: dict[str, Any],
         release: bool,
+        revision: tuple[Item, int] | None = None,
     ) -> bool:
         """Mirror a task's progress on its function, only while it is the function's latest task.
 
-        With `release` the task also gives up its hold on the function. False when the
-        function has moved on to another task (or is gone).
+        With `release` the task also gives up its hold on the function. With `revision` (the
+        item of a new revision, and the function's revision count it follows) the revision is
+        written in the same transaction. False when the function has moved on to another task
+        (or is gone, or another revision took the number).
+        """
+        actions = self.follow_actions(
+            workspace_id=workspace_id, function_id=function_id, task_id=task_id,
+            changes=changes, release=release, revision=revision,
+        )  # fmt: skip
+        try:
+            if len(actions) == 1:
+                await self._client.update_item(**actions[0]["Update"])
+            else:
+                await self._client.transact_write_items(TransactItems=actions)
+        except ClientError as exc:
+            if is_condition_failure(exc) or "ConditionalCheckFailed" in cancellation_reasons(exc):
+                return False
+            raise storage_error(exc) from exc
+        return True
+
+    def follow_actions(
+        self,
+        *,
+        workspace_id: str,
+        function_id: str,
+        task_id: str,
+        changes: dict[str, Any],
+        release: bool,
+        revision: tuple[Item, int] | None = None,
+    ) -> list[dict[str, Any]]:
+        """The TransactWriteItems actions of `follow_task` (to write with the task's last step).
+
+        The function is updated only while the task is its latest (with `release`: while the
+        task holds it); a revision only while the function's revision count is still `count`,
+        so two writers can never both make revision n.
         """
         validated_changes(self.model, changes)
         names = {f"#c{i}": name for i, name in enumerate(changes)}
@@ -166,17 +204,22 @@ class FunctionRepository(Repository[FunctionRecord]):
         if release:
             expression += " REMOVE active_task_id"
             condition = "active_task_id = :task"
-        try:
-            await self._client.update_item(
-                TableName=self._table,
-                Key=to_item(keys.function_key(workspace_id, function_id)),
-                UpdateExpression=expression,
-                ConditionExpression=condition,
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
-            )
-        except ClientError as exc:
-            if is_condition_failure(exc):
-                return False
-            raise storage_error(exc) from exc
-        return True
+        if revision is not None:
+            values[":count"] = to_value(revision[1])
+            counted = "revision_count = :count"
+            if revision[1] == 0:
+                counted = f"(attribute_not_exists(revision_count) OR {counted})"
+            condition = f"{condition} AND {counted}"
+        update = {
+            "TableName": self._table,
+            "Key": to_item(keys.function_key(workspace_id, function_id)),
+            "UpdateExpression": expression,
+            "ConditionExpression": condition,
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+        }
+        actions: list[dict[str, Any]] = [{"Update": update}]
+        if revision is not None:
+            put = {"Item": revision[0], "ConditionExpression": "attribute_not_exists(PK)"}
+            actions.append({"Put": {"TableName": self._table, **put}})
+        return actions

@@ -10,6 +10,7 @@ Item layout (SPEC §3), all in partition `WS#{workspace_id}`:
 | rate window     | `RATE#{minute}`     | (task creations per minute; expires via TTL) |
 | function        | `FN#{function_id}`  | IdIndex: `FN#{function_id}`                  |
 | function name   | `FNNAME#{name}`     | (guard item: names are unique per workspace) |
+| revision        | `REV#{function_id}#{n:08d}` | (a function's deploys, immutable; newest last) |
 | invocation stats| `FNSTATS#{function_id}` | (counters and a duration histogram, ADDed) |
 | build task      | `BUILD#{task_id}`   | IdIndex: `TASK#{task_id}`; DueIndex while active |
 | idempotency key | `IDEM#{sha256(key)}`| (expires through the `ttl` attribute)        |
@@ -22,6 +23,9 @@ S3 objects (SPEC §3), all in the functions bucket:
 | build output    | `build-artifacts/{task_id}/{app_name}.wasm`       | the build service     |
 | build log       | `build-logs/{task_id}/build.log`                  | the build service     |
 | manifest        | `manifests/{task_id}/{app_name}.yaml`             | the scaffold service  |
+
+Everything of one task lives under `task_prefixes(workspace_id, task_id)`: deleting a function
+deletes those of its tasks, and nothing else.
 
 The backend names every target in the job request it sends; the service never derives one.
 
@@ -63,6 +67,7 @@ TASK_PREFIX = "BUILD#"
 IDEMPOTENCY_PREFIX = "IDEM#"
 MEMBER_PREFIX = "MEMBER#"
 API_KEY_PREFIX = "APIKEY#"
+REVISION_PREFIX = "REV#"
 
 
 def workspace_pk(workspace_id: str) -> str:
@@ -107,6 +112,16 @@ def function_entity_id(function_id: str) -> str:
 
 def function_name_key(workspace_id: str, name: str) -> dict[str, str]:
     return {PK: workspace_pk(workspace_id), SK: f"{FUNCTION_NAME_PREFIX}{name}"}
+
+
+def revision_key(workspace_id: str, function_id: str, number: int) -> dict[str, str]:
+    """A function's revision `number`; zero-padded so that sort order is number order."""
+    return {PK: workspace_pk(workspace_id), SK: f"{function_revisions(function_id)}{number:08d}"}
+
+
+def function_revisions(function_id: str) -> str:
+    """The sort-key prefix of every revision of a function (not a prefix of any other's)."""
+    return f"{REVISION_PREFIX}{function_id}#"
 
 
 def function_stats_key(workspace_id: str, function_id: str) -> dict[str, str]:
@@ -238,6 +253,28 @@ def build_log_object(task_id: str) -> str:
 
 def manifest_object(task_id: str, app_name: str) -> str:
     return f"manifests/{task_id}/{app_name}.yaml"
+
+
+def task_prefixes(workspace_id: str, task_id: str) -> list[str]:
+    """The S3 prefixes that hold everything of one task: source, artifact, build log, manifest."""
+    return [
+        f"{SOURCES_PREFIX}{workspace_id}/{task_id}/",
+        f"{ARTIFACTS_PREFIX}{task_id}/",
+        f"build-logs/{task_id}/",
+        f"manifests/{task_id}/",
+    ]
+
+
+def own_object_key(bucket: str, uri: str | None) -> str | None:
+    """The key of `uri` when it is one of our task objects in `bucket`, else None."""
+    if not uri or ".." in uri:
+        return None
+    try:
+        in_bucket, key = split_s3_uri(uri)
+    except ValueError:
+        return None
+    own = (SOURCES_PREFIX, ARTIFACTS_PREFIX, "build-logs/", "manifests/")
+    return key if in_bucket == bucket and key.startswith(own) else None
 
 
 def s3_uri(bucket: str, key: str) -> str:

@@ -252,6 +252,42 @@ class TaskRepository(Repository[Task]):
             **request,
         )
 
+    async def all_of_function(self, *, workspace_id: str, function_id: str) -> list[Task]:
+        """Every task of a function (all pages of the workspace's tasks, filtered)."""
+        found: list[Task] = []
+        token: str | None = None
+        while True:
+            page = await self.list_in_workspace(
+                workspace_id=workspace_id,
+                status=None,
+                function_id=function_id,
+                limit=1000,
+                next_token=token,
+            )
+            found.extend(page.items)
+            if page.next_token is None:
+                return found
+            token = page.next_token
+
+    async def delete_finished(self, *, task: Task) -> None:
+        """Delete a finished task's item (a function's clean-up); an active one stays."""
+        try:
+            await self._client.delete_item(
+                TableName=self._table,
+                Key=to_item(keys.task_key(task.workspace_id, task.task_id)),
+                ConditionExpression="attribute_not_exists(PK) OR NOT (#status IN (:p, :r))",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={":p": to_value("pending"), ":r": to_value("running")},
+            )
+        except ClientError as exc:
+            raise storage_error(
+                exc,
+                on_condition=Conflict(
+                    f"Task {task.task_id} is still running", code="TASK_IN_PROGRESS"
+                ),
+            ) from exc
+        self._workspace_of.pop(task.task_id, None)
+
     # -- the pollers: due index, lease, steps -----------------------------------------------
 
     async def due(self, *, shard: str, now_ms: int, limit: int) -> list[keys.TaskKey]:
@@ -308,6 +344,24 @@ class TaskRepository(Repository[Task]):
         task as stored, or None when the write lost (another poller took over, or a stale
         version). The whole resulting item is validated and measured before anything is sent.
         """
+        stored, _ = await self.save_last_step(
+            before=before, after=after, events=events, owner=owner, next_due_ms=next_due_ms
+        )
+        return stored
+
+    async def save_last_step(
+        self,
+        *,
+        before: Task,
+        after: Task,
+        events: Sequence[TaskEvent],
+        owner: str,
+        next_due_ms: int | None,
+        extras: Sequence[dict[str, Any]] = (),
+    ) -> tuple[Task | None, bool]:
+        """`save_step`, with `extras` (TransactWriteItems actions: the function following the
+        task, its new revision) written in the same transaction as a last step when their
+        conditions hold. Returns the stored task and whether the extras were written."""
         kept = tuple(events) if len(before.events) < MAX_EVENTS else ()
         stored = after.model_copy(
             update={"version": before.version + 1, "events": before.events + kept}
@@ -315,17 +369,19 @@ class TaskRepository(Repository[Task]):
         task_keys = keys.task_key(before.workspace_id, before.task_id)
         self._item(stored, {**task_keys, keys.ENTITY_ID: keys.task_entity_id(before.task_id)})
         update = self._step_update(before, stored, kept, owner=owner, next_due_ms=next_due_ms)
+        written = False
         try:
-            finished = next_due_ms is None and await self._finish(before, update)
-            if not finished:
+            if next_due_ms is None:
+                written = await self._finish(before, update, extras)
+            else:
                 await self._client.update_item(**update)
         except _LostLease:
-            return None
+            return None, False
         except ClientError as exc:
             if is_condition_failure(exc):
-                return None
+                return None, False
             raise storage_error(exc) from exc
-        return stored
+        return stored, written
 
     def _step_update(
         self,
@@ -374,11 +430,15 @@ class TaskRepository(Repository[Task]):
             "ExpressionAttributeValues": values,
         }
 
-    async def _finish(self, before: Task, update: dict[str, Any]) -> bool:
-        """Write a task's last step and free its slot in the workspace's active-task count.
+    async def _finish(
+        self, before: Task, update: dict[str, Any], extras: Sequence[dict[str, Any]]
+    ) -> bool:
+        """Write a task's last step, free its slot in the workspace's active-task count and
+        write `extras`, in one transaction; returns whether the extras were written.
 
-        Returns False when the count could not be lowered (a workspace without one), so that
-        the caller writes the step alone: a task must be able to finish whatever the counter.
+        A part whose own condition fails (a workspace without a count, a function that moved
+        on) is left out and the rest written again: a task must be able to finish whatever
+        the counter or its function say.
         """
         release = {
             "TableName": self._table,
@@ -387,18 +447,28 @@ class TaskRepository(Repository[Task]):
             "ConditionExpression": "active_tasks > :zero",
             "ExpressionAttributeValues": {":one": to_value(1), ":zero": to_value(0)},
         }
-        try:
-            await self._client.transact_write_items(
-                TransactItems=[{"Update": update}, {"Update": release}]
-            )
-        except ClientError as exc:
-            reasons = cancellation_reasons(exc)
-            if len(reasons) == 2 and reasons[1] == "ConditionalCheckFailed" != reasons[0]:
-                return False
-            if reasons and reasons[0] == "ConditionalCheckFailed":
-                raise _LostLease from exc
-            raise
-        return True
+        with_release, with_extras = True, bool(extras)
+        while True:
+            actions: list[dict[str, Any]] = [{"Update": update}]
+            if with_release:
+                actions.append({"Update": release})
+            if with_extras:
+                actions.extend(extras)
+            try:
+                await self._client.transact_write_items(TransactItems=actions)
+                return with_extras
+            except ClientError as exc:
+                reasons = cancellation_reasons(exc)
+                if reasons and reasons[0] == "ConditionalCheckFailed":
+                    raise _LostLease from exc
+                failed = [i for i, code in enumerate(reasons) if code == "ConditionalCheckFailed"]
+                if not failed:
+                    raise
+                first_extra = 2 if with_release else 1
+                if with_release and 1 in failed:
+                    with_release = False
+                if with_extras and any(i >= first_extra for i in failed):
+                    with_extras = False
 
 
 __all__ = [

@@ -11,7 +11,7 @@ import dataclasses
 import hashlib
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
@@ -28,7 +28,7 @@ from app.storage.task_creation import IdempotencyRecord, idempotency_record
 from app.storage.tasks import FunctionClaim, IdempotentReplay
 from app.tasks import intake, lifecycle, references
 from app.tasks.intake import SourceFile
-from app.tasks.models import TERMINAL, Task, deployment_status_for
+from app.tasks.models import TERMINAL, Task, TaskOptions, TaskType, deployment_status_for
 from app.tasks.schemas import NewTask, TaskStatusResponse
 from app.tasks.service import TaskRepos
 
@@ -60,6 +60,7 @@ async def create_task(
     references.check_options(
         workspace_id=order.workspace_id, options=order.options, settings=repos.settings
     )
+    order = dataclasses.replace(order, created_by=access.caller.subject)
     if order.upload is not None:
         source = await intake.receive_source(order.upload, repos.settings)
         created = await _create_upload_task(
@@ -85,7 +86,10 @@ async def _create_upload_task(
     function, app_name = await _resolve_function(repos=repos, order=order)
     fingerprint = _fingerprint(order, app_name=app_name, input=source.sha256)
     replay = await _earlier_answer(
-        repos=repos, order=order, idempotency_key=idempotency_key, fingerprint=fingerprint
+        repos=repos,
+        workspace_id=order.workspace_id,
+        idempotency_key=idempotency_key,
+        fingerprint=fingerprint,
     )
     if replay is not None:
         return replay
@@ -149,7 +153,10 @@ async def _create_follow_up_task(
         await _check_reference(repos=repos, order=order, app_name=app_name, value=str(value))
     fingerprint = _fingerprint(order, app_name=app_name, input=value)
     replay = await _earlier_answer(
-        repos=repos, order=order, idempotency_key=idempotency_key, fingerprint=fingerprint
+        repos=repos,
+        workspace_id=order.workspace_id,
+        idempotency_key=idempotency_key,
+        fingerprint=fingerprint,
     )
     if replay is not None:
         return replay
@@ -191,6 +198,59 @@ async def _completed_input(*, repos: TaskRepos, order: NewTask) -> Task:
             code="TASK_NOT_COMPLETED",
         )
     return task
+
+
+# -- a function's redeploys (rollback, scale, new settings) ----------------------------
+
+
+@dataclass(frozen=True)
+class FunctionTaskOrder:
+    """A task of a function's own stored inputs: no upload, no earlier task to name."""
+
+    task_type: TaskType
+    options: TaskOptions
+    inputs: dict[str, Any]
+
+
+async def create_function_task(
+    *,
+    access: Access,
+    repos: TaskRepos,
+    function: FunctionRecord,
+    request: dict[str, Any],
+    prepare: Callable[[], Awaitable[FunctionTaskOrder]],
+    idempotency_key: str | None,
+) -> CreatedTask:
+    """Create a task a function route asked for (`request`: what was asked, for the key).
+
+    An earlier use of the Idempotency-Key is answered before `prepare` looks at the function:
+    a retried rollback to "the previous revision" gets the first task, not a second rollback.
+    """
+    await access.workspace(function.workspace_id)
+    fields = {"workspace": function.workspace_id, "function": function.id, "request": request}
+    fingerprint = hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
+    created = await _earlier_answer(
+        repos=repos,
+        workspace_id=function.workspace_id,
+        idempotency_key=idempotency_key,
+        fingerprint=fingerprint,
+    )
+    if created is None:
+        order = await prepare()
+        task = lifecycle.new_task(
+            task_id=new_id(), task_type=order.task_type, workspace_id=function.workspace_id,
+            app_name=function.name, function_id=function.id, options=order.options,
+            now=moment(), created_by=access.caller.subject, **order.inputs,
+        )  # fmt: skip
+        created = await _insert(
+            repos=repos, task=task, function=function, idempotency_key=idempotency_key,
+            fingerprint=fingerprint,
+        )  # fmt: skip
+    task_context.set(created.task.task_id)
+    if not created.replayed:
+        log.info("%s task created for function %s", created.task.type, function.id)
+        repos.wake()
+    return created
 
 
 # -- shared -------------------------------------------------------------------------------
@@ -238,17 +298,18 @@ def _new_task(order: NewTask, *, task_id: str, app_name: str, **inputs: Any) -> 
         function_id=order.function_id,
         options=order.options,
         now=moment(),
+        created_by=order.created_by,
         **inputs,
     )
 
 
 async def _earlier_answer(
-    *, repos: TaskRepos, order: NewTask, idempotency_key: str | None, fingerprint: str
+    *, repos: TaskRepos, workspace_id: str, idempotency_key: str | None, fingerprint: str
 ) -> CreatedTask | None:
     """The task an earlier use of the request's Idempotency-Key made, if any."""
     if not idempotency_key:
         return None
-    record = await repos.tasks.get_idempotency(workspace_id=order.workspace_id, key=idempotency_key)
+    record = await repos.tasks.get_idempotency(workspace_id=workspace_id, key=idempotency_key)
     if record is None:
         return None
     return CreatedTask(

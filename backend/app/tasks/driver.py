@@ -9,15 +9,18 @@ hands over to the next one in the same step. The task's function follows it.
 
 import logging
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
 from pydantic import ValidationError
 
 from app.clock import moment
 from app.config import Settings
 from app.errors import DomainError
+from app.functions.revisions import Revision, revision_of
 from app.observability import metrics
 from app.storage.functions import FunctionRepository
+from app.storage.revisions import RevisionRepository
 from app.storage.tasks import TaskRepository
 from app.tasks import lifecycle
 from app.tasks.infra_client import InfraClient, InfraRejected, InfraUnavailable
@@ -30,7 +33,7 @@ from app.tasks.lifecycle import (
     ServiceDown,
     ServiceRefused,
 )
-from app.tasks.models import Task, TaskEvent
+from app.tasks.models import STAGES, Task, TaskEvent
 
 log = logging.getLogger(__name__)
 
@@ -46,9 +49,14 @@ class TaskDriver:
         infra: InfraClient,
         settings: Settings,
         owner: str,
+        revisions: RevisionRepository,
+        retention: Callable[[Revision], Awaitable[None]] | None = None,
     ) -> None:
         self._tasks = tasks
         self._functions = functions
+        self._revisions = revisions
+        # Called after a revision is recorded: prunes the artifacts of revisions past retention.
+        self._retention = retention
         self._infra = infra
         self._settings = settings
         self._defaults = JobDefaults.of(settings)
@@ -72,7 +80,7 @@ class TaskDriver:
         Returns the task as stored (None if the write lost the lease) and when it is due next.
         """
         if task.is_terminal:  # finished, but still in the due index: only leave it
-            return await self._save(task, task, (), next_due_ms=None), None
+            return (await self._save(task, task, (), next_due_ms=None))[0], None
         current, events, due = task, list[TaskEvent](), None
         policy = self._policy()
         for _ in task.stages:  # a finished stage hands over to the next at once
@@ -83,28 +91,42 @@ class TaskDriver:
             events.extend(outcome.events)
             if due is None or due > now.ms:
                 break
-        saved = await self._save(task, current, events, next_due_ms=due)
+        revision = await self._revision_follow(current, previous=task)
+        extras = revision[0] if revision else []
+        saved, written = await self._save(task, current, events, next_due_ms=due, extras=extras)
         if saved is not None:
             metrics.record_step(before=task, after=saved)
             if self.on_saved is not None:
                 self.on_saved(saved)
         for event in events if saved is not None else ():
             log.log(_LEVELS[event.level], "%s: %s", event.stage or "task", event.message)
-        if saved is not None and saved.function_id:
+        if saved is not None and revision is not None and written:
+            await self._recorded(revision[1])
+        elif saved is not None and saved.function_id:
+            if revision is not None:
+                log.warning("task %s: its function moved on; no revision recorded", task.task_id)
             await self._follow(saved, previous=task)
         return saved, due if saved is None or not saved.is_terminal else None
 
     async def _save(
-        self, before: Task, after: Task, events: Sequence[TaskEvent], *, next_due_ms: int | None
-    ) -> Task | None:
+        self,
+        before: Task,
+        after: Task,
+        events: Sequence[TaskEvent],
+        *,
+        next_due_ms: int | None,
+        extras: Sequence[dict[str, Any]] = (),
+    ) -> tuple[Task | None, bool]:
+        """Write the step (with `extras` if it is the last); the task and whether they were."""
         save = self._tasks.save_step
         try:
-            return await save(
+            return await self._tasks.save_last_step(
                 before=before,
                 after=after,
                 events=events,
                 owner=self._owner,
                 next_due_ms=next_due_ms,
+                extras=extras,
             )
         except DomainError as exc:  # the step's outcome cannot be stored: fail the task instead
             if before.is_terminal or exc.status >= 500:
@@ -116,13 +138,14 @@ class TaskDriver:
                 message=f"The task's result could not be stored: {exc.detail}",
                 now=moment(),
             )
-            return await save(
+            stored = await save(
                 before=before,
                 after=failed.task,
                 events=failed.events,
                 owner=self._owner,
                 next_due_ms=None,
             )
+            return stored, False
 
     async def _observe(self, task: Task) -> Observation:
         """Submit the stage's job if it has none (or the service forgot it), else read it."""
@@ -157,3 +180,63 @@ class TaskDriver:
             changes=follow.changes,
             release=follow.release,
         )
+
+    async def _revision_follow(
+        self, task: Task, *, previous: Task
+    ) -> tuple[list[dict[str, Any]], Revision] | None:
+        """For a deploy that just succeeded: the function's follow and its new revision, as
+        actions to write with the task's last step (so that a client who sees the task
+        completed sees its revision too); None for any other step."""
+        if not (task.function_id and task.status == "completed" and previous.status != task.status):
+            return None
+        follow = lifecycle.function_follow(task, previous=previous)
+        if follow is None or "deploy" not in STAGES[task.type]:
+            return None
+        function = await self._functions.get_consistent(
+            workspace_id=task.workspace_id, function_id=task.function_id
+        )
+        if function is None or function.active_task_id != task.task_id:
+            return None
+        number = function.revision_count + 1
+        try:
+            return self._revision_actions(task, follow.changes, number, function.revision_count)
+        except (DomainError, ValidationError) as exc:  # a hand-written manifest, say
+            log.warning("task %s: no revision recorded (%s)", task.task_id, exc)
+            return None
+
+    def _revision_actions(
+        self, task: Task, changes: dict[str, Any], number: int, count: int
+    ) -> tuple[list[dict[str, Any]], Revision] | None:
+        revision = revision_of(task, number=number)
+        if revision is None or task.function_id is None:
+            return None
+        changes = {**changes, "live_revision": number, "revision_count": number}
+        # What runs now, whether this task made it or redeployed it (a rollback's inputs).
+        changes["image_url"] = revision.image_url
+        changes |= {
+            name: value
+            for name in ("wasm_path", "manifest_path")
+            if (value := getattr(revision, name)) is not None
+        }
+        changes["variables"] = revision.variables
+        if revision.replicas is not None:
+            changes["replicas"] = revision.replicas
+        actions = self._functions.follow_actions(
+            workspace_id=task.workspace_id,
+            function_id=task.function_id,
+            task_id=task.task_id,
+            changes=changes,
+            release=True,
+            revision=(self._revisions.item(revision), count),
+        )
+        return actions, revision
+
+    async def _recorded(self, revision: Revision) -> None:
+        """A revision was recorded: prune what retention no longer keeps."""
+        log.info("revision %d of function %s recorded", revision.revision, revision.function_id)
+        if self._retention is None:
+            return
+        try:
+            await self._retention(revision)
+        except Exception:  # tidying only: the next deploy's retention tries again
+            log.exception("retention after revision %d failed", revision.revision)

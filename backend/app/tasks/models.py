@@ -14,7 +14,11 @@ from contract.fields import Autoscaling, Resources
 from contract.jobs import DeployResult, StageName
 
 TaskStatus = Literal["pending", "running", "completed", "failed"]
-TaskType = Literal["build", "push", "scaffold", "deploy", "build-and-push", "build-and-deploy"]
+TaskType = Literal[
+    "build", "push", "scaffold", "deploy", "build-and-push", "build-and-deploy", "redeploy"
+]
+# Why a deploying task was made (it becomes its revision's `reason`).
+DeployReason = Literal["deploy", "rollback", "scale", "settings"]
 EventLevel = Literal["info", "warning", "error"]
 
 ACTIVE: Final[frozenset[str]] = frozenset({"pending", "running"})
@@ -28,6 +32,8 @@ STAGES: Final[dict[TaskType, tuple[StageName, ...]]] = {
     "deploy": ("deploy",),
     "build-and-push": ("build", "push"),
     "build-and-deploy": ("build", "push", "scaffold", "deploy"),
+    # A function's live component again with new settings: no build (app.functions.redeploy).
+    "redeploy": ("push", "scaffold", "deploy"),
 }
 
 # Pipeline events kept on a task (its log); later ones are dropped, the status still moves.
@@ -88,6 +94,7 @@ class Task(_Record):
     stages: tuple[Stage, ...] = Field(min_length=1)
     options: TaskOptions = TaskOptions()
     version: int = Field(default=0, ge=0)
+    created_by: str | None = None  # the subject of the caller who asked for it
     created_at: str
     updated_at: str
     # Inputs: the upload, or the value a follow-up task starts from.
@@ -95,6 +102,9 @@ class Task(_Record):
     source_sha256: str | None = None
     source_size: int | None = None
     source_task_id: str | None = None
+    # A redeploy of a function's revision (rollback, scale, settings): which one, and why.
+    deploy_reason: DeployReason | None = None
+    redeploys_revision: int | None = Field(default=None, ge=1)
     # What the stages produced.
     wasm_path: str | None = None
     wasm_sha256: str | None = None
@@ -130,4 +140,6 @@ def deployment_status_for(task: Task) -> str | None:
         return "failed"
     if task.status == "completed":
         return "deployed"
-    return "deploying" if task.stage in {"scaffold", "deploy"} else "building"
+    if task.type == "redeploy" or task.stage in {"scaffold", "deploy"}:
+        return "deploying"  # a redeploy builds nothing: it pushes the live component again
+    return "building"

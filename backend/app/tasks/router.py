@@ -98,8 +98,9 @@ class FunctionDeployForm(BuildForm):
         file: UploadedFile,
         namespace: Annotated[str | None, Form(max_length=63)] = None,
     ) -> None:
+        # A function scaled to zero is started with one replica by a deploy of new code.
         options = TaskOptions(
-            replicas=function.replicas, variables=function.variables, namespace=namespace
+            replicas=max(function.replicas, 1), variables=function.variables, namespace=namespace
         )
         self.order = NewTask(
             task_type="build-and-deploy", workspace_id=function.workspace_id,

@@ -100,6 +100,7 @@ class NewTask:
     input_field: InputField | None = None
     input_value: str | None = None
     from_task_id: str | None = None
+    created_by: str | None = None  # the caller's subject (set by app.tasks.creation)
 
 
 class BuildResponse(TaskStatusResponse):

@@ -77,6 +77,7 @@ async def delete_workspace(
         objects=objects,
         runtime=container.runtime,
         tasks=container.tasks,
+        artifacts=container.cleanup,
         namespaces=namespaces,
         workspace=workspace,
         cascade=cascade,

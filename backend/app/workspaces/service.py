@@ -6,6 +6,7 @@ from app.auth.principal import Principal
 from app.clock import now_iso
 from app.errors import Conflict, Forbidden
 from app.functions import cleanup
+from app.functions.cleanup import FunctionCleanup
 from app.ids import new_id
 from app.storage import keys
 from app.storage.functions import FunctionRepository
@@ -78,11 +79,16 @@ async def delete_workspace(
     objects: ObjectStore,
     runtime: RuntimeClient,
     tasks: TaskRepository,
+    artifacts: FunctionCleanup,
     namespaces: NamespaceClient,
     workspace: WorkspaceRecord,
     cascade: bool,
 ) -> None:
-    """Delete a workspace; with functions in it only when `cascade` is set, undeployed first."""
+    """Delete a workspace; with functions in it only when `cascade` is set.
+
+    Each function is undeployed and cleaned up as its own delete does (objects, images, tasks,
+    revisions) before the workspace's items go.
+    """
     if not cascade and await functions.any_in_workspace(workspace_id=workspace.id):
         raise Conflict(
             "The workspace still has functions; delete them first or pass cascade=true",
@@ -92,6 +98,16 @@ async def delete_workspace(
     await cleanup.undeploy_workspace(
         runtime=runtime, functions=functions, tasks=tasks, workspace_id=workspace.id
     )
+    token: str | None = None
+    while True:  # then what we own of each: objects, images, tasks, revisions
+        page = await functions.list_in_workspace(
+            workspace_id=workspace.id, limit=100, next_token=token
+        )
+        for function in page.items:
+            await artifacts.remove_function(function=function)
+        token = page.next_token
+        if token is None:
+            break
     # Then the namespace, with whatever else runs there (apps deployed without a function):
     # the deploy service unavailable (503) keeps the workspace whole, to be deleted again.
     await remove_workspace_namespace(namespaces=namespaces, workspace_id=workspace.id)

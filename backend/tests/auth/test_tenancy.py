@@ -64,6 +64,7 @@ async def _world_of(client: httpx.AsyncClient, headers: dict[str, str]) -> dict[
         "task_id": task["task_id"],
         "key_id": key["id"],
         "subject": "user:bob",
+        "number": "1",  # a revision number (B's function has none: 404 either way)
     }
 
 

@@ -70,7 +70,7 @@ def test_create_upload_and_watch_a_deploy_complete(live: LiveBackend, page: Page
     expect(page.locator(".deployment-status")).to_have_text("deployed")
     # Deployed in the workspace's own namespace (`faas-<workspace id>`, app.storage.keys).
     expect(page.locator(".facts .endpoint")).to_have_text(
-        re.compile(r"^http://127\.0\.0\.1:\d+/faas-[0-9a-z]+/hello$")
+        re.compile(r"^http://127\.0\.0\.1:\d+/faas-[a-z0-9-]+/hello$")
     )
     screenshot(page, "03-function-deployed")
     page.locator("#sec-task").screenshot(path=str(ARTIFACTS / "03-timeline-and-build-log.png"))

@@ -5,12 +5,19 @@ process afterwards, so a replica never compiles in-process: a cache miss runs
 `python -m infra_service.runtime.compiled <wasm> <out>` in a child, which writes the serialised
 component atomically (temp file + rename). The replica then maps it with `deserialize_file`
 (mmap: the code pages are shared page cache, not private memory).
+
+Entries are named by the wasm's sha256 and a fingerprint of the wasmtime version, the engine
+config and the CPU architecture, so one folder may serve several services on a node
+(INFRA_RUNTIME_COMPILED_DIR): writers never collide (a temp file per process, then an atomic
+rename), a lock file per entry makes concurrent misses compile once, and a reader either maps a
+whole file or finds none.
 """
 
 import fcntl
 import hashlib
 import logging
 import os
+import platform
 import subprocess
 import sys
 from importlib import metadata
@@ -36,7 +43,10 @@ def engine_config() -> Config:
 
 
 def _fingerprint() -> str:
-    text = f"wasmtime={metadata.version('wasmtime')};epoch_interruption=1;format={CACHE_FORMAT}"
+    text = (
+        f"wasmtime={metadata.version('wasmtime')};epoch_interruption=1;format={CACHE_FORMAT}"
+        f";machine={platform.machine()}"
+    )
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 

@@ -2,7 +2,8 @@
 
     <runtime dir>/
       blobs/sha256/<hex>         components, content-addressed, written only once verified
-      compiled/                  the hosts' cache of compiled components
+      compiled/                  the hosts' cache of compiled components (or
+                                 INFRA_RUNTIME_COMPILED_DIR, which services may share)
       apps/<namespace>/<name>/
         app.json                 desired state (what to run), replaced atomically
         kv/                      the app's key-value data (kept by its hosts)
@@ -90,10 +91,10 @@ def write_atomically(path: Path, data: bytes) -> None:
 class RuntimeStore:
     """Paths and atomic writes under the runtime dir."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, compiled: Path | None = None) -> None:
         self.root = root
         self.blobs = root / "blobs" / "sha256"
-        self.compiled = root / "compiled"
+        self.compiled = compiled or root / "compiled"
         self.apps = root / "apps"
         self.tmp = root / "tmp"
         for folder in (self.blobs, self.compiled, self.apps, self.tmp):

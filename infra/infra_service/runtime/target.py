@@ -49,7 +49,7 @@ class LocalTarget:
         self, *, settings: Settings, http: httpx.AsyncClient, credentials: CredentialSource
     ) -> None:
         self._settings = settings
-        self.store = RuntimeStore(settings.runtime_root)
+        self.store = RuntimeStore(settings.runtime_root, compiled=settings.runtime_compiled_root)
         self._routes: dict[AppKey, AppRoute] = {}
         self._specs: dict[AppKey, AppSpec] = {}
         self._locks: defaultdict[AppKey, asyncio.Lock] = defaultdict(asyncio.Lock)

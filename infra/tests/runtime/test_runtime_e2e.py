@@ -234,9 +234,9 @@ def kv_app(stack: Stack) -> Built:
 def test_hello_deploys_through_the_api_and_its_endpoint_answers(stack: Stack, hello: Built) -> None:
     started = time.monotonic()
     job = stack.deploy(hello, name="hello")
-    print(
-        f"\ndeploy (compile on a cache miss): {time.monotonic() - started:.1f} s", file=sys.stderr
-    )
+    took = time.monotonic() - started
+    # A compile unless the session's shared compiled cache already holds hello.
+    print(f"\ndeploy of hello: {took:.1f} s", file=sys.stderr)
     assert job["status"] == "succeeded", job["error"]
     assert job["result"]["endpoint"] == f"{stack.gateway}/faas/hello"
     answer = get(job["result"]["endpoint"] + "/", headers={"X-Invocation-Id": "e2e-1"})
