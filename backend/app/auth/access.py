@@ -53,13 +53,12 @@ class Access:
         if self.caller.is_key:
             return "member" if self.caller.workspace_id == workspace_id else None
         subject = self.caller.subject
-        role = self._roles.get(workspace_id, subject)
-        if role is None:
+
+        async def load() -> str | None:
             member = await self._members.get(workspace_id=workspace_id, subject=subject)
-            role = member.role if member else None
-            if role is not None:
-                self._roles.put(workspace_id, subject, role)
-        return role
+            return member.role if member else None
+
+        return await self._roles.lookup(workspace_id, subject, load)
 
     async def workspace(self, workspace_id: str, *, owner: bool = False) -> WorkspaceRecord:
         """The workspace, if the caller may use it (and owns it, when `owner`)."""
