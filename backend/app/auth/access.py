@@ -84,9 +84,10 @@ class Access:
             raise function_not_found(function_id)
         return record
 
-    async def task(self, task_id: str) -> Task:
-        """The task, if the caller may see it; it names the log context from here on."""
-        record = await self._tasks.get(task_id=task_id) if is_id(task_id) else None
+    async def task(self, task_id: str, *, events: bool = True) -> Task:
+        """The task, if the caller may see it (without `events`: its event log left out); it
+        names the log context from here on."""
+        record = await self._tasks.get(task_id=task_id, events=events) if is_id(task_id) else None
         if record is None or not await self.role_in(record.workspace_id):
             raise task_not_found(task_id)
         task_context.set(task_id)
