@@ -14,6 +14,7 @@ import time
 import traceback
 from pathlib import Path
 
+import events
 import harness
 import invoke
 import pipeline
@@ -24,7 +25,7 @@ import runtime_host
 import scale
 import upload
 
-BENCHMARKS = [polling, upload, pipeline, scale, real_build, runtime_host, invoke, rollback]
+BENCHMARKS = [polling, upload, pipeline, scale, real_build, runtime_host, invoke, rollback, events]
 RESULTS = Path(__file__).resolve().parent / "results.md"
 
 

@@ -287,3 +287,13 @@ def test_spinapps_run_on_the_executor_and_runtime_class_declared_here() -> None:
     assert tenant_executor["spec"] == executor["spec"]
     backend_settings = _find("ConfigMap", "faas-backend")["data"]
     assert backend_settings["DEPLOY_NAMESPACE_PREFIX"] == "faas-"
+
+
+@pytest.mark.parametrize(("name", "port"), [("faas-backend", 8000), ("faas-infra-service", 8001)])
+def test_prometheus_scrapes_each_service_on_its_metrics_route(name: str, port: int) -> None:
+    template = _find("Deployment", name)["spec"]["template"]
+    annotations = template["metadata"]["annotations"]
+    assert annotations["prometheus.io/scrape"] == "true"
+    assert annotations["prometheus.io/path"] == "/metrics"
+    ports = [p["containerPort"] for c in template["spec"]["containers"] for p in c["ports"]]
+    assert int(annotations["prometheus.io/port"]) == port and port in ports

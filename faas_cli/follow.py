@@ -26,46 +26,77 @@ STREAM_READ_TIMEOUT = httpx.Timeout(5.0, read=60.0)
 _MARKS = {"completed": ("✓", "green"), "failed": ("✗", "red"), "running": ("…", "yellow")}
 
 
-def sse_events(lines: Iterator[str]) -> Iterator[tuple[str, str]]:
-    """(event, data) pairs of a text/event-stream, as the HTML standard parses them."""
-    event, data = "message", list[str]()
+def sse_frames(lines: Iterator[str]) -> Iterator[tuple[str, str, str | None]]:
+    """(event, data, last event id) of a text/event-stream, as the HTML standard parses them."""
+    event, data, last_id = "message", list[str](), None
     for line in lines:
         if not line:
             if data:
-                yield event, "\n".join(data)
+                yield event, "\n".join(data), last_id
             event, data = "message", list[str]()
             continue
         if line.startswith(":"):
-            continue  # a comment (keep-alive)
+            continue  # a comment (heartbeat)
         name, _, value = line.partition(":")
         value = value.removeprefix(" ")
         if name == "event":
             event = value
         elif name == "data":
             data.append(value)
+        elif name == "id" and "\0" not in value:
+            last_id = value
     if data:
-        yield event, "\n".join(data)
+        yield event, "\n".join(data), last_id
 
 
-def stream_updates(api: ApiClient, task_id: str) -> Generator[dict[str, Any], None, None]:
-    """The task's states from its event stream; nothing more once the stream ends or is absent."""
+def sse_events(lines: Iterator[str]) -> Iterator[tuple[str, str]]:
+    """(event, data) pairs of a text/event-stream."""
+    for event, data, _ in sse_frames(lines):
+        yield event, data
+
+
+# The backend's task stream (README "Live events"): `task` and `end` carry the whole task,
+# `log` a log line; after a drop it resumes from Last-Event-ID without loss or repeats.
+STATE_EVENTS = frozenset({"task", "end", "message"})
+RECONNECTS = 3
+
+
+def stream_updates(
+    api: ApiClient,
+    task_id: str,
+    *,
+    on_log: Callable[[dict[str, Any]], None] | None = None,
+) -> Generator[dict[str, Any], None, None]:
+    """The task's states from its event stream, resuming after a drop (a few times); nothing
+    more once it ends or when the backend has none (the caller polls then)."""
     path = f"/api/v1/tasks/{task_id}/events"
-    headers = {"Accept": "text/event-stream"}
-    try:
-        with api.stream("GET", path, headers=headers, timeout=STREAM_READ_TIMEOUT) as response:
-            content_type = response.headers.get("content-type", "")
-            if response.status_code != 200 or not content_type.startswith("text/event-stream"):
-                return  # no stream here (an older backend): the caller polls
-            for _event, data in sse_events(response.iter_lines()):
-                try:
-                    task = json.loads(data)
-                except ValueError:
-                    continue
-                if isinstance(task, dict) and "status" in task:
-                    yield task
-    except CliError as error:
-        if error.code not in ("TIMEOUT", "NETWORK_ERROR"):
-            raise  # a quiet or dropped stream is picked up by polling, which names any fault
+    last_id: str | None = None
+    for _ in range(RECONNECTS + 1):
+        headers = {"Accept": "text/event-stream"}
+        if last_id:
+            headers["Last-Event-ID"] = last_id
+        try:
+            with api.stream("GET", path, headers=headers, timeout=STREAM_READ_TIMEOUT) as response:
+                content_type = response.headers.get("content-type", "")
+                if response.status_code != 200 or not content_type.startswith("text/event-stream"):
+                    return  # no stream here (an older backend): the caller polls
+                for event, data, event_id in sse_frames(response.iter_lines()):
+                    last_id = event_id or last_id
+                    try:
+                        payload = json.loads(data)
+                    except ValueError:
+                        continue
+                    if not isinstance(payload, dict):
+                        continue
+                    if event == "log" and on_log is not None:
+                        on_log(payload)
+                    elif event in STATE_EVENTS and "status" in payload:
+                        yield payload
+                    if event == "end":
+                        return
+        except CliError as error:
+            if error.code not in ("TIMEOUT", "NETWORK_ERROR"):
+                raise  # a quiet or dropped stream is resumed, then polled, which names any fault
 
 
 def poll_updates(
@@ -138,6 +169,7 @@ def follow(
     *,
     interval: float = POLL_SECONDS,
     on_update: Callable[[dict[str, Any]], None] | None = None,
+    on_log: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
     """Follow `task` until it is completed or failed; its last state."""
     view = StageView(out)
@@ -147,7 +179,8 @@ def follow(
             return task
         task_id = task["task_id"]
         # Generators start lazily: polling begins only if the stream ends first (or is absent).
-        for source in (stream_updates(api, task_id), poll_updates(api, task_id, interval)):
+        streamed = stream_updates(api, task_id, on_log=on_log)
+        for source in (streamed, poll_updates(api, task_id, interval)):
             with closing(source) as states:
                 for task in states:
                     view.update(task)

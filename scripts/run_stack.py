@@ -314,7 +314,9 @@ def services() -> list[list[Service]]:
             [PYTHON, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1",
              "--port", str(BACKEND_PORT),
              # Bounded request line and headers (431) before the app sees anything.
-             "--http", "app.api.http_protocol:BoundedHttpToolsProtocol"],
+             "--http", "app.api.http_protocol:BoundedHttpToolsProtocol",
+             # Open event streams (the console's) must not hold a stop forever.
+             "--timeout-graceful-shutdown", "5"],
             BACKEND_PORT,
             cwd=ROOT / "backend",
         )

@@ -35,6 +35,7 @@ from socketserver import TCPServer
 from typing import Any, NamedTuple, Self, TypeVar
 from urllib.parse import urlsplit
 
+from contract.build_log import LOG_CHUNK_DEFAULT, LOG_CHUNK_MAX, BuildLogChunk, utf8_chunk
 from contract.images import ImageDeletion, image_path
 from contract.jobs import (
     COLLECTIONS,
@@ -178,6 +179,7 @@ class FakeInfraService:
             self._in_flight: Counter[str] = Counter()
             self._max_in_flight: Counter[str] = Counter()
             self._bodies: dict[str, list[dict[str, Any]]] = defaultdict(list)
+            self._live_logs: dict[str, bytearray] = defaultdict(bytearray)  # by job_key
             self._deleted_images: set[str] = set()
             self._image_deletions: list[tuple[str, str]] = []
             self._namespace_deletions: list[str] = []
@@ -304,6 +306,43 @@ class FakeInfraService:
         with self._lock:
             return [dict(body) for body in self._bodies[kind]]
 
+    # --- the live build log (contract.build_log) -----------------------------------------
+
+    def append_build_log(self, job_key: str, text: str) -> None:
+        """Append `text` to the log of the build job with `job_key` (as a running build writes)."""
+        with self._lock:
+            self._live_logs[job_key] += text.encode()
+
+    def _build_log(self, job_id: str, query: str) -> Answer:
+        """GET /v1/builds/{job_id}/log?offset=N&limit=M: the appended text from byte N."""
+        params = dict(pair.partition("=")[::2] for pair in query.split("&") if pair)
+        try:
+            offset = int(params.get("offset", "0"))
+            limit = int(params.get("limit", str(LOG_CHUNK_DEFAULT)))
+        except ValueError:
+            return _problem(422, "VALIDATION_ERROR", "offset and limit must be integers")
+        if offset < 0 or not 1 <= limit <= LOG_CHUNK_MAX:
+            return _problem(422, "VALIDATION_ERROR", "offset or limit out of range")
+        with self._lock:
+            self._gets[f"{job_id}/log"] += 1
+            job = self._book.get(job_id)
+            if job is None or job.kind != "build":
+                return _problem(404, "JOB_NOT_FOUND", f"no such build job: {job_id}")
+            log = bytes(self._live_logs.get(job.job_key, b""))
+            finished = job.status in ("succeeded", "failed")
+        data = log[offset : offset + limit]
+        if offset + len(data) < len(log) or not finished:
+            data = utf8_chunk(data)
+        chunk = BuildLogChunk(
+            job_id=job_id,
+            offset=offset,
+            next_offset=offset + len(data),
+            size=max(len(log), offset + len(data)),
+            text=data.decode("utf-8", errors="replace"),
+            finished=finished and offset + len(data) >= len(log),
+        )
+        return 200, chunk.model_dump(mode="json")
+
     # --- request handling (called from the server's threads) ----------------------------
 
     def _serve(self, request: "_Handler") -> Answer:
@@ -313,6 +352,8 @@ class FakeInfraService:
         if request.headers.get("Authorization") != f"Bearer {self.token}":
             return _problem(401, "UNAUTHORIZED", "missing or invalid bearer token", path)
         parts = path.strip("/").split("/")
+        if request.command == "GET" and _is_build_log(parts):  # contract.build_log
+            return self._build_log(parts[2], urlsplit(request.path).query)
         if parts[:2] == ["v1", "images"]:
             return self._image_call(request.command, parts[2:], path)
         if request.command == "DELETE" and len(parts) == 3 and parts[:2] == ["v1", "namespaces"]:
@@ -575,6 +616,10 @@ def _lookup(table: dict[Scope, _T], kind: str, app_name: str | None, default: _T
         if scope in table:
             return table[scope]
     return default
+
+
+def _is_build_log(parts: list[str]) -> bool:
+    return len(parts) == 4 and parts[:2] == ["v1", "builds"] and parts[3] == "log"
 
 
 # --- the second-wave calls (apps, logs, test invocations): testing/fake_runtime.py -----------

@@ -13,6 +13,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from botocore.loaders import Loader, create_loader
 
 from app.config import Settings
+from app.observability.metrics import count_dynamodb_requests
 
 # Transient AWS failures become these codes; the tests and the API rely on the names only.
 THROTTLING_CODES = frozenset(
@@ -31,6 +32,7 @@ THROTTLING_CODES = frozenset(
 class AwsClients:
     dynamodb: Any
     s3: Any
+    dynamodb_streams: Any = None  # the table's change stream (app.storage.changes)
 
 
 def client_config(settings: Settings) -> Config:
@@ -82,7 +84,14 @@ async def open_aws_clients(settings: Settings) -> AsyncIterator[AwsClients]:
         s3 = await stack.enter_async_context(
             session.client("s3", endpoint_url=settings.aws_endpoint_url, config=config)
         )
-        yield AwsClients(dynamodb=dynamodb, s3=s3)
+        streams = await stack.enter_async_context(
+            session.client(
+                "dynamodbstreams", endpoint_url=settings.dynamodb_endpoint, config=config
+            )
+        )
+        count_dynamodb_requests(dynamodb)
+        count_dynamodb_requests(streams)
+        yield AwsClients(dynamodb=dynamodb, s3=s3, dynamodb_streams=streams)
 
 
 def error_code(exc: BaseException) -> str:

@@ -17,7 +17,7 @@ from pydantic import SecretStr
 
 from app.aws import client_config, session_kwargs
 from app.config import Settings, get_settings
-from app.storage.schema import TTL_ATTRIBUTE, create_table_request
+from app.storage.schema import STREAM_SPECIFICATION, TTL_ATTRIBUTE, create_table_request
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +71,7 @@ def ensure_table(settings: Settings) -> bool:
     except ClientError as exc:
         if exc.response["Error"]["Code"] != "ResourceInUseException":
             raise
+    _ensure_stream(dynamodb, settings.dynamodb_table)
     ttl = dynamodb.describe_time_to_live(TableName=settings.dynamodb_table)
     if ttl["TimeToLiveDescription"].get("TimeToLiveStatus") not in {"ENABLED", "ENABLING"}:
         dynamodb.update_time_to_live(
@@ -78,6 +79,15 @@ def ensure_table(settings: Settings) -> bool:
             TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE},
         )
     return created
+
+
+def _ensure_stream(dynamodb: Any, table: str) -> None:
+    """Turn the table's stream on if a table made before it had none (an additive change)."""
+    description = dynamodb.describe_table(TableName=table)["Table"]
+    if description.get("StreamSpecification", {}).get("StreamEnabled"):
+        return
+    dynamodb.update_table(TableName=table, StreamSpecification=STREAM_SPECIFICATION)
+    log.info("enabled the change stream of table %s", table)
 
 
 def ensure_resources(settings: Settings) -> None:

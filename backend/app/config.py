@@ -116,6 +116,28 @@ class Settings(BaseSettings):
     sweep_interval_seconds: float = Field(default=3600.0, gt=0)
     sweep_grace_seconds: float = Field(default=3600.0, ge=0)
 
+    # The live event streams (app.events): the table's change stream is read this often by one
+    # reader per replica, only while someone watches (in `poll` mode: the watched items).
+    events_poll_seconds: float = Field(default=0.1, gt=0)
+    # Where a replica learns of changes: the table's stream (no table reads per change; AWS
+    # allows two readers per shard, so at most two replicas), or `poll`: one BatchGetItem of the
+    # watched tasks (and a Query per watched workspace) per interval, for more replicas.
+    events_source: Literal["stream", "poll"] = "stream"
+    # A running build's log is read from the build service this often (per task, per replica).
+    events_log_poll_seconds: float = Field(default=0.5, gt=0)
+    # A comment line this often keeps proxies from closing an idle stream.
+    events_heartbeat_seconds: float = Field(default=15.0, gt=0)
+    # Frames a subscriber may have waiting; a client that falls further behind is cut off
+    # (it reconnects with Last-Event-ID and loses nothing).
+    events_queue_frames: int = Field(default=1000, ge=1)
+    events_max_subscribers: int = Field(default=2000, ge=1)
+    # The change-stream reader stops this long after the last subscriber left.
+    events_idle_seconds: float = Field(default=10.0, ge=0)
+
+    # GET /metrics (Prometheus): open by default, like most exporters; with a token set it
+    # wants `Authorization: Bearer <token>`.
+    metrics_token: SecretStr | None = None
+
     max_upload_bytes: int = Field(default=50 * MIB, ge=1)
     max_archive_entries: int = Field(default=1000, ge=1)
     max_archive_uncompressed_bytes: int = Field(default=200 * MIB, ge=1)

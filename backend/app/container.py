@@ -9,11 +9,14 @@ from app.auth.jwt_verifier import JwtVerifier
 from app.auth.role_cache import RoleCache
 from app.aws import AwsClients
 from app.config import Settings
+from app.events.hub import EventHub
 from app.functions.cleanup import FunctionCleanup
 from app.functions.images import ImageClient
 from app.invoke.cache import FunctionCache
 from app.invoke.stats import InvocationRecorder
+from app.observability.metrics import set_sse_subscribers
 from app.storage.api_keys import ApiKeyRepository
+from app.storage.changes import ChangeStream
 from app.storage.functions import FunctionRepository
 from app.storage.invocation_stats import InvocationStatsRepository
 from app.storage.members import MemberRepository
@@ -46,6 +49,7 @@ class Container:
     cleanup: FunctionCleanup
     jwt_verifier: JwtVerifier | None
     roles: RoleCache
+    events: EventHub
     namespaces: NamespaceClient
     # Function endpoints (app/invoke): their own client, pool and limits.
     invoke_http: httpx.AsyncClient
@@ -68,6 +72,8 @@ class Container:
         tasks = TaskRepository(client=aws.dynamodb, table=table)
         infra = InfraClient(http=http, settings=settings)
         functions = FunctionRepository(client=aws.dynamodb, table=table)
+        objects = ObjectStore(client=aws.s3, bucket=settings.s3_bucket)
+        stream = ChangeStream(dynamodb=aws.dynamodb, streams=aws.dynamodb_streams, table=table)
         stats = InvocationStatsRepository(client=aws.dynamodb, table=table)
         revisions = RevisionRepository(client=aws.dynamodb, table=table)
         objects = ObjectStore(client=aws.s3, bucket=settings.s3_bucket)
@@ -82,6 +88,16 @@ class Container:
             tasks=tasks, functions=functions, infra=infra, settings=settings, owner=owner,
             revisions=revisions, retention=cleanup.apply_retention,
         )  # fmt: skip
+        events = EventHub(
+            tasks=tasks,
+            functions=functions,
+            stream=stream,
+            infra=infra,
+            objects=objects,
+            settings=settings,
+            on_subscribers=set_sse_subscribers,
+        )
+        driver.on_saved = events.local_write
         return cls(
             settings=settings,
             aws=aws,
@@ -99,6 +115,7 @@ class Container:
             cleanup=cleanup,
             jwt_verifier=_jwt_verifier(settings, http),
             roles=RoleCache(ttl=settings.membership_cache_seconds),
+            events=events,
             namespaces=NamespaceClient(http=http, settings=settings),
             invoke_http=invoke_http,
             invocation_stats=stats,

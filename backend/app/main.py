@@ -21,12 +21,14 @@ from app.config import Environment, Settings, get_settings
 from app.console import mount_console
 from app.container import Container, infra_http_client
 from app.errors import install_error_handlers
+from app.events.router import router as events_router
 from app.functions.router import router as functions_router
 from app.health.router import router as health_router
 from app.invoke.proxy import invoke_http_client, is_invoke_path
 from app.invoke.router import router as invoke_router
 from app.logging_setup import configure_logging
 from app.maintenance.sweeper import start_sweeper
+from app.observability.router import router as metrics_router
 from app.tasks.router import router as tasks_router
 from app.workspaces.router import router as workspaces_router
 
@@ -47,6 +49,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 settings=settings, aws=aws, http=http, invoke_http=invoke_http
             )
             app.state.container = container
+            stack.push_async_callback(container.events.close)
             # Invocation figures: flushed every few seconds, and once more on the way out.
             flusher = asyncio.create_task(container.invocations.run(), name="invocation-stats")
             stack.push_async_callback(_stop, flusher)
@@ -96,6 +99,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(workspaces_router)
     app.include_router(functions_router)
     app.include_router(tasks_router)
+    app.include_router(events_router)
+    app.include_router(metrics_router)
     app.include_router(invoke_router)
     app.include_router(access_router)
     mount_console(app)

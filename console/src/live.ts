@@ -16,6 +16,8 @@ export interface FollowOptions {
   /** The stream ended by the server: go on (reconnect with Last-Event-ID) or stop. */
   shouldReconnect: () => boolean;
   onMode?: (mode: LiveMode, detail?: string) => void;
+  /** A connection opened: `resumed` when it carried Last-Event-ID (a fresh one replays all). */
+  onOpen?: (resumed: boolean) => void;
 }
 
 const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
@@ -40,6 +42,7 @@ export async function follow(options: FollowOptions): Promise<void> {
         signal,
         onOpen: () => {
           failures = 0;
+          options.onOpen?.(lastEventId !== null);
           options.onMode?.("stream");
         },
         onEvent: options.onEvent,

@@ -15,7 +15,7 @@ export interface TaskWatchOptions {
   level?: "h2" | "h3";
 }
 
-const END_EVENTS = new Set(["end", "done", "terminal", "close", "completed", "failed"]);
+const END_EVENTS = new Set(["end", "done", "terminal", "close", "completed", "failed", "deleted"]);
 
 /** A panel following `taskId` until it is terminal (or the signal aborts). */
 export function watchTask(taskId: string, options: TaskWatchOptions): HTMLElement {
@@ -178,6 +178,14 @@ export function watchTask(taskId: string, options: TaskWatchOptions): HTMLElemen
       onEvent,
       pollEveryMs: 1000,
       shouldReconnect: () => !ended,
+      // The backend's task stream starts with the task and replays its whole log (pipeline
+      // events, build lines) unless resumed: what was read before is replaced, not doubled.
+      onOpen: (resumed) => {
+        if (!resumed) {
+          fetched = [];
+          streamed = [];
+        }
+      },
       poll: async () => {
         const next = await loadTask();
         if (!next) return "continue";

@@ -93,12 +93,23 @@ def get(task_id: TaskArg, output: OutputOption = OutputMode.text) -> None:
 
 
 @app.command("watch")
-def watch(task_id: TaskArg, output: OutputOption = OutputMode.text) -> None:
+def watch(
+    task_id: TaskArg,
+    output: OutputOption = OutputMode.text,
+    logs: Annotated[
+        bool, typer.Option("--logs", help="Print the build log as it streams (on stderr).")
+    ] = False,
+) -> None:
     """Follow a task until it ends; exit 0 if it completed, 1 if it failed."""
     with Session(output) as session:
         task = session.api.get(f"/api/v1/tasks/{task_id}")
         session.out.say(f"Task {task['task_id']} ({task.get('type')}, {task.get('app_name')})")
-        task = follow(session.api, session.out, task)
+
+        def build_line(entry: dict[str, Any]) -> None:
+            if entry.get("source") == "build":
+                session.out.note(f"  │ {entry.get('message', '')}")
+
+        task = follow(session.api, session.out, task, on_log=build_line if logs else None)
         session.out.data(task)
         if task["status"] == "failed":
             raise failure(task)

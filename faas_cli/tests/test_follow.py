@@ -124,3 +124,30 @@ def test_a_network_error_while_following_names_the_url() -> None:
     assert caught.value.code == "NETWORK_ERROR"
     assert caught.value.exit_code == ExitCode.UNREACHABLE
     assert "http://api.test:9/api/v1/tasks/t1" in caught.value.title
+
+
+def test_a_dropped_stream_is_resumed_with_the_last_event_id_before_any_poll() -> None:
+    class Resuming(FakeApi):
+        def __call__(self, request: httpx.Request) -> httpx.Response:
+            if request.url.path.endswith("/events"):
+                self.requests.append(f"events after {request.headers.get('last-event-id')}")
+                body = (
+                    _sse(RUNNING)
+                    if "last-event-id" not in request.headers
+                    else b'id: 0.3.0\nevent: log\ndata: {"source": "build", "message": "ok"}\n\n'
+                    + f"id: 1.3.0\nevent: end\ndata: {json.dumps(DONE)}\n\n".encode()
+                )
+                return httpx.Response(
+                    200, content=body, headers={"content-type": "text/event-stream"}
+                )
+            return super().__call__(request)
+
+    api = Resuming(stream=b"", polls=[RUNNING])
+    lines: list[str] = []
+    final = follow(
+        api.client(), Output(OutputMode.json), RUNNING, interval=0,
+        on_log=lambda entry: lines.append(entry["message"]),
+    )  # fmt: skip
+    assert final == DONE
+    assert api.requests == ["events after None", "events after 0"]
+    assert lines == ["ok"]

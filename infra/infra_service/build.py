@@ -18,6 +18,7 @@ from infra_service.archive import unpack_source
 from infra_service.cache import BuildCache, CachedBuild, cache_key
 from infra_service.config import Settings
 from infra_service.jobs import Job, JobFailure
+from infra_service.metrics import record_build_cache
 from infra_service.precheck import check_sources
 from infra_service.requirements import PURE_PYTHON_HINT, pip_command, read_requirements
 from infra_service.storage import ObjectStore, S3Location, parse_s3_path
@@ -94,6 +95,7 @@ class Builder:
         self._settings.scratch_dir.mkdir(parents=True, exist_ok=True)
         workdir = Path(tempfile.mkdtemp(prefix="build-", dir=self._settings.scratch_dir))
         build_log = BuildLog(workdir / "build.log")
+        job.live_log = build_log.path
         build_log.line(f"job {job.job_id} (key {job.job_key}), app {request['app_name']}")
         build_log.line(f"toolchain: {self._toolchain.fingerprint}")
         try:
@@ -108,6 +110,7 @@ class Builder:
             raise
         finally:
             await self._store_log(job, build_log, log_location)
+            job.live_log = None  # from now on GET …/log reads the stored copy
             await asyncio.to_thread(shutil.rmtree, workdir, True)
 
     async def _build(
@@ -180,16 +183,19 @@ class Builder:
     ) -> dict[str, Any] | None:
         hit = self._cache.get(key)
         if hit is None:
+            record_build_cache(hit=False)
             return None
         previous = parse_s3_path(hit.wasm_path, bucket=self._settings.s3_bucket, field="cache")
         found = await self._objects.metadata(previous)
         if found is None or found.get("sha256") != hit.sha256 or found["size"] != hit.size:
             build_log.line(f"cache entry {key[:16]}… is stale ({hit.wasm_path}); rebuilding")
             self._cache.forget(key)
+            record_build_cache(hit=False)
             return None
         if previous != artifact:
             await self._objects.copy(previous, artifact)
         build_log.line(f"served from the build cache (same inputs as {hit.wasm_path})")
+        record_build_cache(hit=True)
         return {"wasm_path": artifact.url, "sha256": hit.sha256, "size": hit.size, "cached": True}
 
     async def _from_local_cache(

@@ -155,6 +155,9 @@ class Settings(BaseSettings):
     push_concurrency: int = Field(default=2, ge=1, le=16)
     deploy_concurrency: int = Field(default=4, ge=1, le=64)
     max_queued_jobs: int = Field(default=200, ge=1)
+    # GET /metrics: open by default (scraped from inside the cluster); with a token set, a
+    # scrape sends `Authorization: Bearer <INFRA_METRICS_TOKEN>`.
+    metrics_token: SecretStr | None = None
 
     @model_validator(mode="after")
     def _refuse_placeholders_in_production(self) -> Self:

@@ -11,15 +11,20 @@ import hashlib
 import json
 import logging
 import secrets
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Literal
 
 from contract.jobs import view_of
 from infra_service.errors import JobKeyConflict, JobNotFound, QueueFull
+from infra_service.metrics import observe_job
 
 log = logging.getLogger(__name__)
+
+_STATUSES = ("queued", "running", "succeeded", "failed")
 
 JobStatus = Literal["queued", "running", "succeeded", "failed"]
 # The job a log line belongs to (read by logging_setup's filter).
@@ -54,6 +59,9 @@ class Job:
     created_at: str = field(default_factory=now_iso)
     started_at: str | None = None
     finished_at: str | None = None
+    # The log file the job is writing right now (a build while it runs): GET …/log reads it.
+    live_log: Path | None = None
+    queued: float = field(default_factory=time.monotonic)  # when it was accepted (monotonic)
 
     @property
     def task_id(self) -> str | None:
@@ -149,6 +157,13 @@ class JobStore:
         log.info("accepted %s job %s for key %s (task %s)", kind, job.job_id, job_key, job.task_id)
         return job
 
+    def counts(self) -> dict[tuple[str, str], int]:
+        """Jobs by (kind, status), for the metrics."""
+        counts = {(kind, status): 0 for kind in self._pools for status in _STATUSES}
+        for job in self._jobs.values():
+            counts[(job.kind, job.status)] = counts.get((job.kind, job.status), 0) + 1
+        return counts
+
     def get(self, *, kind: str, job_id: str) -> Job:
         job = self._jobs.get(job_id)
         if job is None or job.kind != kind:
@@ -166,6 +181,7 @@ class JobStore:
     async def _run(self, pool: _Pool, job: Job) -> None:
         token = current_job.set(job)
         job.status, job.started_at = "running", now_iso()
+        started = time.monotonic()
         log.info("%s job started", job.kind)
         try:
             job.result = await pool.runner(job)
@@ -186,5 +202,6 @@ class JobStore:
             }
         finally:
             job.finished_at = now_iso()
+            observe_job(kind=job.kind, status=job.status, queued_at=job.queued, started_at=started)
             log.info("%s job %s", job.kind, job.status)
             current_job.reset(token)

@@ -13,6 +13,7 @@ from fastapi import FastAPI
 
 from infra_service.app_routes import routers as app_routers
 from infra_service.build import Builder
+from infra_service.build_log import router as build_log_router
 from infra_service.cache import BuildCache, LocalComponents
 from infra_service.config import Environment, Settings
 from infra_service.deploy import create_target
@@ -21,6 +22,8 @@ from infra_service.image_routes import routers as image_routers
 from infra_service.images import ImageRemover
 from infra_service.jobs import JobStore
 from infra_service.logging_setup import configure_logging
+from infra_service.metrics import STATE as metrics_state
+from infra_service.metrics import router as metrics_router
 from infra_service.push import (
     Pusher,
     RepositoryMaker,
@@ -56,6 +59,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         session = aioboto3.Session()
         s3 = await stack.enter_async_context(session.client("s3", **_aws_options(settings)))
         objects = ObjectStore(client=s3, bucket=settings.s3_bucket)
+        app.state.objects = objects
         try:
             await objects.ping()
         except Exception as exc:  # the service still starts; jobs report storage errors
@@ -134,6 +138,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             workers=settings.deploy_concurrency,
         )
         app.state.jobs = jobs
+        metrics_state.jobs, metrics_state.target = jobs, target
         await jobs.start()
         stack.push_async_callback(jobs.stop)
         log.info(
@@ -161,6 +166,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     install_error_handlers(app)
     app.include_router(health)
+    app.include_router(metrics_router)
+    app.include_router(build_log_router)  # before the collections: /v1/builds/{id}/log
     for router in [*routers, *app_routers, *image_routers]:
         app.include_router(router)
     return app

@@ -148,6 +148,31 @@ class ObjectStore:
         except (ClientError, BotoCoreError) as exc:
             raise StorageUnavailable(f"copy {source.url} to {target.url}", exc) from exc
 
+    async def read_range(self, source: S3Location, *, offset: int, limit: int) -> tuple[bytes, int]:
+        """At most `limit` bytes of the object from `offset`, and the object's size."""
+        try:
+            response = await self._s3.get_object(
+                Bucket=source.bucket, Key=source.key, Range=f"bytes={offset}-{offset + limit - 1}"
+            )
+            body = response["Body"]
+            try:
+                data = await body.read()
+            finally:
+                body.close()
+        except ClientError as exc:
+            code = exc.response["Error"].get("Code")
+            if code == "InvalidRange":  # offset at (or past) the end
+                meta = await self.metadata(source)
+                return b"", int(meta["size"]) if meta else 0
+            if code in ("NoSuchKey", "404", "NoSuchBucket"):
+                return b"", 0
+            raise StorageUnavailable(f"read {source.url}", exc) from exc
+        except BotoCoreError as exc:
+            raise StorageUnavailable(f"read {source.url}", exc) from exc
+        content_range = str(response.get("ContentRange") or "")
+        total = content_range.rpartition("/")[2]
+        return data, int(total) if total.isdigit() else offset + len(data)
+
     async def ping(self) -> None:
         """Fail fast at start-up when the bucket is unreachable."""
         await self._s3.head_bucket(Bucket=self.bucket)

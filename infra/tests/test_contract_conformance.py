@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from conftest import BUCKET, TOKEN
+from contract.build_log import BuildLogChunk
 from contract.jobs import VIEWS, StageName
 from testing.fake_infra import FakeInfraService
 
@@ -98,6 +99,27 @@ async def test_both_refuse_a_known_job_key_with_another_request(
         assert again.status_code == 202
         refused = await http.post(f"/v1/{PATHS[stage]}", json=changed)
         assert refused.status_code == 409 and refused.json()["code"] == "JOB_KEY_CONFLICT"
+
+
+@pytest.mark.parametrize(
+    ("query", "status"),
+    [({}, 200), ({"offset": 0, "limit": 10}, 200), ({"offset": -1}, 422), ({"limit": 0}, 422)],
+)
+async def test_both_answer_the_build_log_call_alike(
+    client: httpx.AsyncClient, fake: httpx.AsyncClient, query: dict[str, int], status: int
+) -> None:
+    for http in (client, fake):
+        job = (await http.post("/v1/builds", json=VALID["build"])).json()
+        answer = await http.get(f"/v1/builds/{job['job_id']}/log", params=query)
+        assert answer.status_code == status, answer.text
+        if status == 200:
+            chunk = BuildLogChunk.model_validate(answer.json())
+            assert chunk.job_id == job["job_id"] and chunk.offset == query.get("offset", 0)
+            assert chunk.next_offset == chunk.offset + len(chunk.text.encode())
+        else:
+            assert answer.headers["content-type"] == "application/problem+json"
+        unknown = await http.get("/v1/builds/build-unknown/log")
+        assert unknown.status_code == 404 and unknown.json()["code"] == "JOB_NOT_FOUND"
 
 
 # --- the second-wave calls (apps, namespaces, runtime logs, test invocations) -----------------

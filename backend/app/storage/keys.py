@@ -138,10 +138,25 @@ class TaskKey(NamedTuple):
     task_id: str
 
 
+class DueKey(TaskKey):
+    """A TaskKey read from DueIndex, which also says when the task was due (epoch ms; not part
+    of the key's equality)."""
+
+    due_at_ms: int | None = None
+
+
 def parse_task_key(item: dict[str, Any]) -> TaskKey:
     """The (workspace, task) of a BuildTask item's or index entry's PK/SK."""
     pk, sk = item[PK]["S"], item[SK]["S"]
     return TaskKey(pk.removeprefix("WS#"), sk.removeprefix(TASK_PREFIX))
+
+
+def parse_due_key(item: dict[str, Any]) -> DueKey:
+    """The task key of a DueIndex entry, with its due time."""
+    key = DueKey(*parse_task_key(item))
+    due = item.get(DUE_AT, {}).get("N")
+    key.due_at_ms = int(due) if due is not None else None
+    return key
 
 
 def task_entity_id(task_id: str) -> str:

@@ -43,14 +43,19 @@ GLOBAL_SECONDARY_INDEXES = [
 ]
 
 
+# The change feed of the live event streams (app.events): every write, with the item as written.
+STREAM_SPECIFICATION = {"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"}
+
+
 def create_table_request(table_name: str) -> dict[str, Any]:
-    """The CreateTable request for the backend's table (on-demand capacity)."""
+    """The CreateTable request for the backend's table (on-demand capacity, with its stream)."""
     return {
         "TableName": table_name,
         "AttributeDefinitions": ATTRIBUTE_DEFINITIONS,
         "KeySchema": KEY_SCHEMA,
         "GlobalSecondaryIndexes": GLOBAL_SECONDARY_INDEXES,
         "BillingMode": "PAY_PER_REQUEST",
+        "StreamSpecification": STREAM_SPECIFICATION,
     }
 
 

@@ -202,6 +202,25 @@ class TaskRepository(Repository[Task]):
             self._remember(task_id, task.workspace_id)
         return task
 
+    async def get_many(self, *, task_keys: Sequence[keys.TaskKey]) -> list[Task]:
+        """The tasks among `task_keys` that exist (BatchGetItem, 100 keys a request)."""
+        found: list[Task] = []
+        for start in range(0, len(task_keys), 100):
+            wanted = [
+                to_item(keys.task_key(key.workspace_id, key.task_id))
+                for key in task_keys[start : start + 100]
+            ]
+            while wanted:
+                try:
+                    response = await self._client.batch_get_item(
+                        RequestItems={self._table: {"Keys": wanted, "ConsistentRead": True}}
+                    )
+                except ClientError as exc:
+                    raise storage_error(exc) from exc
+                found += [self._read(item) for item in response["Responses"].get(self._table, [])]
+                wanted = response.get("UnprocessedKeys", {}).get(self._table, {}).get("Keys", [])
+        return found
+
     async def get_consistent(self, *, workspace_id: str, task_id: str) -> Task | None:
         """The whole task, event log included, as last written."""
         return await self._get(keys.task_key(workspace_id, task_id))
@@ -288,7 +307,7 @@ class TaskRepository(Repository[Task]):
             )
         except ClientError as exc:
             raise storage_error(exc) from exc
-        return [keys.parse_task_key(item) for item in response["Items"]]
+        return [keys.parse_due_key(item) for item in response["Items"]]
 
     async def claim(
         self, *, key: keys.TaskKey, now_ms: int, lease_ms: int, owner: str

@@ -21,6 +21,7 @@ from app.errors import Conflict, Unprocessable
 from app.functions.models import FunctionRecord
 from app.ids import is_id, new_id
 from app.logging_setup import task_context
+from app.observability import metrics
 from app.storage import keys
 from app.storage.functions import function_not_found
 from app.storage.task_creation import IdempotencyRecord, idempotency_record
@@ -362,6 +363,9 @@ async def _insert(
                 function=claim,
                 limits=repos.limits,
             )
+            metrics.record_task_created(task_type=task.type)
+            if task.source_size is not None:
+                metrics.record_upload(size=task.source_size)
             return CreatedTask(task=task, replayed=False)
         except IdempotentReplay as replay:
             earlier = await _replayed(repos=repos, record=replay.record, fingerprint=fingerprint)

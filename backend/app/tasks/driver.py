@@ -18,6 +18,7 @@ from app.clock import moment
 from app.config import Settings
 from app.errors import DomainError
 from app.functions.revisions import Revision, revision_of
+from app.observability import metrics
 from app.storage.functions import FunctionRepository
 from app.storage.revisions import RevisionRepository
 from app.storage.tasks import TaskRepository
@@ -60,6 +61,9 @@ class TaskDriver:
         self._settings = settings
         self._defaults = JobDefaults.of(settings)
         self._owner = owner
+        # Told of every step this replica stored (the live event streams show it at once; other
+        # replicas learn of it from the table's change stream).
+        self.on_saved: Callable[[Task], None] | None = None
 
     def _policy(self) -> Policy:
         settings = self._settings
@@ -90,6 +94,10 @@ class TaskDriver:
         revision = await self._revision_follow(current, previous=task)
         extras = revision[0] if revision else []
         saved, written = await self._save(task, current, events, next_due_ms=due, extras=extras)
+        if saved is not None:
+            metrics.record_step(before=task, after=saved)
+            if self.on_saved is not None:
+                self.on_saved(saved)
         for event in events if saved is not None else ():
             log.log(_LEVELS[event.level], "%s: %s", event.stage or "task", event.message)
         if saved is not None and revision is not None and written:

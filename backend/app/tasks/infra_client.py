@@ -5,6 +5,7 @@ the stage's typed job view at this edge, so nothing past here handles raw JSON.
 """
 
 import logging
+import time
 from typing import Any, TypeVar
 
 import httpx
@@ -12,6 +13,8 @@ from pydantic import BaseModel, ValidationError
 
 from app.config import Settings
 from app.errors import BadGateway, Conflict, ServiceUnavailable
+from app.observability import metrics
+from contract.build_log import BuildLogChunk, build_log_path
 from contract.jobs import VIEWS, JobRequest, JobView, StageName, collection_path
 from contract.runtime import (
     DeploymentState,
@@ -22,6 +25,10 @@ from contract.runtime import (
 )
 
 log = logging.getLogger(__name__)
+
+# A build log is read in pieces of at most this much: what one read adds to each subscriber's
+# queue stays well under its bound (events_queue_frames), so only a slow reader falls behind.
+LOG_READ_BYTES = 16 * 1024
 
 
 class InfraUnavailable(Exception):
@@ -63,32 +70,59 @@ class InfraClient:
     async def submit(self, *, stage: StageName, request: JobRequest) -> JobView[Any]:
         """POST a job (idempotent by its `job_key`)."""
         body = request.model_dump(mode="json", exclude_none=True)
-        response = await self._send("POST", self._url(stage), json=body)
+        response = await self._send("POST", self._url(stage), stage=stage, call="submit", json=body)
         if response.status_code == 404:
             raise InfraRejected(404, "the service has no such endpoint")
         return _view(stage, response)
 
     async def status(self, *, stage: StageName, job_id: str) -> JobView[Any] | None:
         """GET a job; None when the service no longer knows it (resubmit by job_key)."""
-        response = await self._send("GET", self._url(stage, job_id))
+        response = await self._send("GET", self._url(stage, job_id), stage=stage, call="status")
         if response.status_code == 404:
             return None
         return _view(stage, response)
 
-    async def _send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+    async def build_log(
+        self, *, job_id: str, offset: int, limit: int = LOG_READ_BYTES
+    ) -> BuildLogChunk | None:
+        """The build's log from byte `offset` while it runs (and after); None if unknown."""
+        url = self._base_urls["build"] + build_log_path(job_id)
+        response = await self._send(
+            "GET", url, stage="build", call="log", params={"offset": offset, "limit": limit}
+        )
+        if response.status_code == 404:
+            return None
+        try:
+            return BuildLogChunk.model_validate_json(response.content)
+        except ValidationError as exc:
+            raise InfraUnavailable(f"unreadable reply from {response.url}") from exc
+
+    async def _send(
+        self, method: str, url: str, *, stage: StageName, call: str, **kwargs: Any
+    ) -> httpx.Response:
+        started = time.perf_counter()
+        error: str | None = None
         try:
             response = await self._http.request(method, url, headers=self._headers, **kwargs)
         except httpx.HTTPError as exc:  # connection refused, timeouts, protocol errors
+            error = "unavailable"
             timed_out = isinstance(exc, httpx.TimeoutException)
             raise InfraUnavailable(
                 f"{method} {url}: {type(exc).__name__}", timed_out=timed_out
             ) from exc
-        status = response.status_code
-        if status >= 500 or status in (408, 429):
-            raise InfraUnavailable(f"{method} {url}: HTTP {status}")
-        if status >= 400 and status != 404:
-            raise InfraRejected(status, response.text[:500])
-        return response
+        else:
+            status = response.status_code
+            if status >= 500 or status in (408, 429):
+                error = "unavailable"
+                raise InfraUnavailable(f"{method} {url}: HTTP {status}")
+            if status >= 400 and status != 404:
+                error = "rejected"
+                raise InfraRejected(status, response.text[:500])
+            return response
+        finally:
+            metrics.observe_infra_call(
+                stage=stage, call=call, seconds=time.perf_counter() - started, error=error
+            )
 
 
 def _view(stage: StageName, response: httpx.Response) -> JobView[Any]:

@@ -18,6 +18,7 @@ from collections import Counter
 from app.clock import now_ms
 from app.config import Settings
 from app.logging_setup import task_context
+from app.observability import metrics
 from app.storage import keys
 from app.storage.tasks import TaskRepository
 from app.table_guard import absorb_missing_table
@@ -149,6 +150,9 @@ class TaskPoller:
             )
             if task is None:
                 return  # another replica holds it, or it is no longer due
+            due_at = getattr(key, "due_at_ms", None)  # keys.DueKey, from the due index
+            if due_at is not None:
+                metrics.observe_poll_lag(seconds=(now_ms() - due_at) / 1000)
             try:
                 saved, due = await self._driver.step(task)
             except Exception:

@@ -68,6 +68,7 @@ def test_create_upload_and_watch_a_deploy_complete(live: LiveBackend, page: Page
     expect(build_log).to_contain_text("Componentizing app with componentize-py 0.17.2")
     expect(build_log).to_contain_text("Wrote hello.wasm")
     expect(page.locator(".deployment-status")).to_have_text("deployed")
+    # Deployed in the workspace's own namespace (`faas-<workspace id>`, app.storage.keys).
     expect(page.locator(".facts .endpoint")).to_have_text(
         re.compile(r"^http://127\.0\.0\.1:\d+/faas-[a-z0-9-]+/hello$")
     )

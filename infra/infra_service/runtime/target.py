@@ -78,6 +78,10 @@ class LocalTarget:
             port=settings.gateway_port,
         )
 
+    def runtime_counts(self) -> tuple[int, int]:
+        """(apps deployed, replicas serving) — for the metrics."""
+        return len(self._routes), sum(len(route.active) for route in self._routes.values())
+
     def app_log(self, key: AppKey) -> AppLog:
         if key not in self._logs:
             self._logs[key] = AppLog(
