@@ -410,14 +410,18 @@ def backend_env(aws: LocalAws, infra_url: str | None = None, **settings: Any) ->
 
 @contextlib.contextmanager
 def running_backend(
-    env: dict[str, str], *, name: str = "backend", app: str = "app.main:app"
+    env: dict[str, str],
+    *,
+    name: str = "backend",
+    app: str = "app.main:app",
+    backend_dir: Path = BACKEND,
 ) -> Iterator[Backend]:
     """`uvicorn app.main:app` (one process, no access log) until the block ends."""
     port = free_port()
     process = spawn(
         [PYTHON, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port),
          "--no-access-log", "--log-level", "warning"],
-        env=env, cwd=BACKEND, log_name=f"{name}-{port}",
+        env=env, cwd=backend_dir, log_name=f"{name}-{port}",
     )  # fmt: skip
     try:
         backend = Backend(process, port)

@@ -11,13 +11,19 @@ generator, backend, floor, DynamoDB Local) come from /proc, so the figures say w
 goes on this 2-core machine.
 
     python bench/polling.py [--quick] [--profile]
+
+BENCH_BASELINE_DIR=<a checkout of an earlier commit> adds a phase: the same route served by
+that commit's backend (a second uvicorn process on the same table, its pollers on too), so a
+change is compared with what it replaces side by side, under the same load on the machine.
 """
 
 import asyncio
+import contextlib
 import os
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import aioboto3
 import httpx
@@ -92,6 +98,7 @@ async def measure(
     aws: LocalAws,
     backend: Backend,
     floor: Backend,
+    baseline: Backend | None,
     *,
     rounds: int,
     seconds: float,
@@ -119,6 +126,7 @@ async def measure(
 
             lean = [LeanHttp(backend.url) for _ in range(CONCURRENCY)]
             lean_floor = [LeanHttp(floor.url) for _ in range(CONCURRENCY)]
+            lean_baseline = [LeanHttp(baseline.url) for _ in range(CONCURRENCY)] if baseline else []
             floor_path = f"/floor/{workspace_id}/{task_id}"
 
             async def backend_lean(number: int) -> bool:
@@ -127,6 +135,10 @@ async def measure(
 
             async def floor_lean(number: int) -> bool:
                 status, _ = await lean_floor[number].get(floor_path)
+                return status == 200
+
+            async def baseline_lean(number: int) -> bool:
+                status, _ = await lean_baseline[number].get(f"/api/v1/tasks/{task_id}")
                 return status == 200
 
             async def backend_health(number: int) -> bool:
@@ -157,6 +169,7 @@ async def measure(
             calls = {
                 "backend route": backend_lean,
                 "floor route": floor_lean,
+                **({"baseline backend route": baseline_lean} if baseline else {}),
                 "raw GetItem": raw_get_item,
                 "raw Query": raw_query,
                 "backend /health": backend_health,
@@ -165,6 +178,7 @@ async def measure(
                 "load generator": ProcStats(os.getpid()),
                 "backend": backend.stats,
                 "floor": floor.stats,
+                **({"baseline": baseline.stats} if baseline else {}),
                 "DynamoDB Local": aws.dynamodb_stats,
             }
             for call in calls.values():  # warm up connections and caches
@@ -201,7 +215,7 @@ async def measure(
                         "solve_dependencies",
                     ],
                 )
-            for client in lean + lean_floor:
+            for client in lean + lean_floor + lean_baseline:
                 await client.close()
     phases["dynamodb_per_get"] = dynamodb_per_get  # type: ignore[assignment]
     return phases, profile_lines
@@ -214,13 +228,29 @@ def run(*, quick: bool = False, profile: bool = False) -> Section:
         infra.succeed_after(None, polls=1_000_000)  # the task stays running, polled
         env = backend_env(aws, infra.url, pollers_enabled=True)
         floor_env = env | {"PYTHONPATH": f"{env['PYTHONPATH']}{os.pathsep}{BENCH}"}
-        with (
-            running_backend(env, name="polling-backend") as backend,
-            running_backend(floor_env, name="polling-floor", app="floor_app:app") as floor,
-        ):
-            phases, profile_lines = asyncio.run(
-                measure(aws, backend, floor, rounds=rounds, seconds=seconds, profile=profile)
+        baseline_dir = os.environ.get("BENCH_BASELINE_DIR")
+        with contextlib.ExitStack() as stack:
+            backend = stack.enter_context(running_backend(env, name="polling-backend"))
+            floor = stack.enter_context(
+                running_backend(floor_env, name="polling-floor", app="floor_app:app")
             )
+            baseline = None
+            if baseline_dir:
+                root = Path(baseline_dir).resolve()
+                baseline_env = env | {
+                    "PYTHONPATH": os.pathsep.join([str(root / "backend"), str(root)])
+                }
+                baseline = stack.enter_context(
+                    running_backend(
+                        baseline_env, name="polling-baseline", backend_dir=root / "backend"
+                    )
+                )
+            phases, profile_lines = asyncio.run(
+                measure(
+                    aws, backend, floor, baseline, rounds=rounds, seconds=seconds,
+                    profile=profile,
+                )
+            )  # fmt: skip
 
     def rate(name: str) -> float:
         return median([phase.rate for phase in phases[name]])
@@ -245,6 +275,18 @@ def run(*, quick: bool = False, profile: bool = False) -> Section:
         f"≥ {TARGET_RATIO}x",
         median(ratios) >= TARGET_RATIO,
     )
+    if "baseline backend route" in phases:
+        baseline_ratios = [
+            b.rate / f.rate
+            for b, f in zip(phases["baseline backend route"], phases["floor route"], strict=True)
+        ]
+        section.add(
+            f"baseline ({os.environ.get('BENCH_BASELINE_LABEL', 'BENCH_BASELINE_DIR')}) "
+            "route ÷ floor, same run",
+            f"{median(baseline_ratios):.2f}x (rounds: "
+            + ", ".join(f"{r:.2f}" for r in baseline_ratios)
+            + ")",
+        )
     section.add(
         "DynamoDB requests per backend GET (DynamoDB Local's count; incl. the pollers' few)",
         f"{median(dynamodb_per_get):.2f}",  # type: ignore[arg-type]

@@ -5,6 +5,7 @@ samples only, i.e. CPU the process spends in Python), and `summary` turns them i
 samples per package (by the innermost frame: self time) and per chosen frame (inclusive time).
 """
 
+import os
 import re
 import shutil
 import subprocess
@@ -49,6 +50,9 @@ def finish(handle: tuple[subprocess.Popen, Path] | None) -> dict[str, int]:
         stack, _, count = line.rpartition(" ")
         if stack and count.isdigit():
             stacks[stack] = stacks.get(stack, 0) + int(count)
+    keep = os.environ.get("BENCH_PROFILE_KEEP")  # a path: keep the raw stacks for a closer look
+    if keep:
+        shutil.copyfile(output, keep)
     output.unlink(missing_ok=True)
     return stacks
 

@@ -53,13 +53,12 @@ class Access:
         if self.caller.is_key:
             return "member" if self.caller.workspace_id == workspace_id else None
         subject = self.caller.subject
-        role = self._roles.get(workspace_id, subject)
-        if role is None:
+
+        async def load() -> str | None:
             member = await self._members.get(workspace_id=workspace_id, subject=subject)
-            role = member.role if member else None
-            if role is not None:
-                self._roles.put(workspace_id, subject, role)
-        return role
+            return member.role if member else None
+
+        return await self._roles.lookup(workspace_id, subject, load)
 
     async def workspace(self, workspace_id: str, *, owner: bool = False) -> WorkspaceRecord:
         """The workspace, if the caller may use it (and owns it, when `owner`)."""
@@ -85,9 +84,10 @@ class Access:
             raise function_not_found(function_id)
         return record
 
-    async def task(self, task_id: str) -> Task:
-        """The task, if the caller may see it; it names the log context from here on."""
-        record = await self._tasks.get(task_id=task_id) if is_id(task_id) else None
+    async def task(self, task_id: str, *, events: bool = True) -> Task:
+        """The task, if the caller may see it (without `events`: its event log left out); it
+        names the log context from here on."""
+        record = await self._tasks.get(task_id=task_id, events=events) if is_id(task_id) else None
         if record is None or not await self.role_in(record.workspace_id):
             raise task_not_found(task_id)
         task_context.set(task_id)

@@ -107,7 +107,11 @@ class Repository(Generic[M]):
 
     # -- conversions ---------------------------------------------------------------------
 
-    def _read(self, item: Item) -> M:
+    def _read(self, item: Item, leave_out: frozenset[str] = frozenset()) -> M:
+        """The record of `item`; attributes in `leave_out` are not parsed (their fields take
+        their defaults: for a reader that does not need them, e.g. a long log)."""
+        if leave_out:
+            item = {name: value for name, value in item.items() if name not in leave_out}
         record: M = self.model.model_validate(from_item(item))
         return record
 
@@ -116,7 +120,13 @@ class Repository(Generic[M]):
 
     # -- reads ---------------------------------------------------------------------------
 
-    async def _get(self, key: Mapping[str, str], *, consistent: bool = True) -> M | None:
+    async def _get(
+        self,
+        key: Mapping[str, str],
+        *,
+        consistent: bool = True,
+        leave_out: frozenset[str] = frozenset(),
+    ) -> M | None:
         try:
             response = await self._client.get_item(
                 TableName=self._table, Key=to_item(dict(key)), ConsistentRead=consistent
@@ -124,9 +134,11 @@ class Repository(Generic[M]):
         except ClientError as exc:
             raise storage_error(exc) from exc
         item = response.get("Item")
-        return self._read(item) if item else None
+        return self._read(item, leave_out) if item else None
 
-    async def _by_entity_id(self, entity_id: str) -> M | None:
+    async def _by_entity_id(
+        self, entity_id: str, *, leave_out: frozenset[str] = frozenset()
+    ) -> M | None:
         """The item whose IdIndex key is `entity_id` (an id alone finds its item)."""
         try:
             response = await self._client.query(
@@ -140,7 +152,7 @@ class Repository(Generic[M]):
         except ClientError as exc:
             raise storage_error(exc) from exc
         items = response.get("Items", [])
-        return self._read(items[0]) if items else None
+        return self._read(items[0], leave_out) if items else None
 
     async def _page(
         self, *, pk: str, prefix: str, limit: int, next_token: str | None, **request: Any

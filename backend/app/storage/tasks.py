@@ -31,6 +31,7 @@ from app.tasks.models import MAX_EVENTS, Task, TaskEvent
 # (appended to).
 _STEP_FIELDS: Final = tuple(name for name in Task.model_fields if name not in {"version", "events"})
 _WORKSPACES_REMEMBERED: Final = 50_000
+_EVENT_LOG: Final = frozenset({"events"})
 
 
 class IdempotentReplay(Exception):
@@ -179,21 +180,24 @@ class TaskRepository(Repository[Task]):
 
     # -- reads -------------------------------------------------------------------------------
 
-    async def get(self, *, task_id: str) -> Task | None:
-        """A task by id alone (the hot polling path).
+    async def get(self, *, task_id: str, events: bool = True) -> Task | None:
+        """A task by id alone (the hot polling path); without `events`, its event log is left
+        unparsed (`events` is empty): the status document does not show it, and a long log
+        cost more to parse than the rest of the task.
 
         The whole item is read: a projection saves no read capacity (DynamoDB charges the item's
         size either way), and on the emulators its parsing costs more than the few events of an
         active task do.
         """
+        leave_out = frozenset() if events else _EVENT_LOG
         workspace_id = self._workspace_of.get(task_id)
         if workspace_id is not None:
             key = keys.task_key(workspace_id, task_id)
-            task = await self._get(key, consistent=False)
+            task = await self._get(key, consistent=False, leave_out=leave_out)
             if task is not None:
                 return task
             self._workspace_of.pop(task_id, None)  # gone, or not yet visible: ask the index
-        task = await self._by_entity_id(keys.task_entity_id(task_id))
+        task = await self._by_entity_id(keys.task_entity_id(task_id), leave_out=leave_out)
         if task is not None:
             self._remember(task_id, task.workspace_id)
         return task

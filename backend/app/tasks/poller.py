@@ -13,6 +13,7 @@ import logging
 import os
 import secrets
 import socket
+from collections import Counter
 
 from app.clock import now_ms
 from app.config import Settings
@@ -26,6 +27,11 @@ from app.tasks.driver import TaskDriver
 log = logging.getLogger(__name__)
 
 DUE_PAGE = 100
+# Due tasks started here but not yet stepped (waiting for a slot) at most, per slot. A tick
+# reads only as many keys as there is room for: a key read while its task waits for a slot is
+# read again, and parsed again, by every later tick (at 1,000 due tasks, the due-index reads
+# were half of the process's CPU).
+BACKLOG_PER_SLOT = 2
 
 
 def replica_id() -> str:
@@ -51,6 +57,10 @@ class TaskPoller:
         self._in_flight: dict[str, asyncio.Task[None]] = {}
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = float("inf")
+        self._backlog = settings.poller_concurrency * BACKLOG_PER_SLOT
+        # The last tick may have left due keys unread (no room, or a page came back full):
+        # look again once half the backlog is free, not only at the next tick.
+        self._more = False
         self.steps = 0
 
     def wake(self) -> None:
@@ -97,13 +107,24 @@ class TaskPoller:
     async def tick(self) -> int:
         """Start a step for every due task not already in flight here; returns how many."""
         started = 0
+        room = self._backlog - len(self._in_flight)
+        if room <= 0:
+            self._more = True
+            return 0
+        shards = keys.all_due_shards()
+        share = -(-room // len(shards))
+        # A shard's earliest due keys include those already here (waiting for a slot): read
+        # past them.
+        here = Counter(keys.due_shard(task_id) for task_id in self._in_flight)
+        limits = [min(DUE_PAGE, share + here[shard]) for shard in shards]
         now = now_ms()
         pages = await asyncio.gather(
             *(
-                self._tasks.due(shard=shard, now_ms=now, limit=DUE_PAGE)
-                for shard in keys.all_due_shards()
+                self._tasks.due(shard=shard, now_ms=now, limit=limit)
+                for shard, limit in zip(shards, limits, strict=True)
             )
         )
+        self._more = any(len(page) >= limit for page, limit in zip(pages, limits, strict=True))
         for key in (key for page in pages for key in page):
             if key.task_id in self._in_flight:
                 continue
@@ -115,6 +136,9 @@ class TaskPoller:
 
     def _done(self, task_id: str, _: asyncio.Task[None]) -> None:
         self._in_flight.pop(task_id, None)
+        if self._more and len(self._in_flight) <= self._backlog // 2:
+            self._more = False
+            self._wake.set()
 
     async def _claim_and_step(self, key: keys.TaskKey) -> None:
         # Each step runs in its own asyncio task: the log context set here is its own.

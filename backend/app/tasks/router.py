@@ -12,7 +12,15 @@ from typing import Annotated, Any, Protocol, cast
 
 from fastapi import APIRouter, Depends, File, Form, Header, Query, Response, UploadFile, status
 
-from app.api.deps import AccessDep, ContainerDep, FunctionDep, TaskDep, TaskReposDep, WorkspaceDep
+from app.api.deps import (
+    AccessDep,
+    ContainerDep,
+    FunctionDep,
+    PolledTaskDep,
+    TaskDep,
+    TaskReposDep,
+    WorkspaceDep,
+)
 from app.api.pagination import Limit, NextToken
 from app.api.problems import PROBLEM_RESPONSES
 from app.errors import Unprocessable
@@ -201,7 +209,7 @@ for _route in CREATE_ROUTES:
 
 
 @router.get("/api/v1/tasks/{task_id}", response_model=TaskStatusResponse)
-async def get_task(task: TaskDep) -> Response:
+async def get_task(task: PolledTaskDep) -> Response:
     """The task's status (polled by the frontend)."""
     # The hottest route: the body is built (and validated) once and sent as is, instead of
     # FastAPI validating it a second time against `response_model`.

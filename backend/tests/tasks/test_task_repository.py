@@ -112,6 +112,18 @@ async def test_a_task_is_found_by_id_alone(aws: AwsClients, settings: Settings) 
     assert await reader.get(task_id="01hz0000000000000000000000") is None
 
 
+async def test_the_status_read_leaves_only_the_event_log_out(
+    aws: AwsClients, settings: Settings
+) -> None:
+    _, task = await _task(aws, settings, 0)
+    assert task.events  # a created task logs its creation
+    without = task.model_copy(update={"events": ()})
+    reader = TaskRepository(client=aws.dynamodb, table=settings.dynamodb_table)
+    assert await reader.get(task_id=TASK_ID, events=False) == without  # IdIndex
+    assert await reader.get(task_id=TASK_ID, events=False) == without  # its key, remembered
+    assert await reader.get(task_id=TASK_ID) == task  # the whole task still, when asked
+
+
 async def test_a_step_the_reader_would_refuse_is_not_written(
     aws: AwsClients, settings: Settings
 ) -> None:
