@@ -25,7 +25,7 @@ import httpx
 from harness import PYTHON, ROOT, Section, cli, free_port, log, median, spawn, stop, wait_http
 
 NAME = "first_answer"
-TITLE = "7. Upload → first answer on `make run` (hello, local runtime)"
+TITLE = "10. Upload → first answer on `make run` (hello, local runtime)"
 HELLO = (ROOT / "examples" / "hello" / "app.py").read_bytes()
 TIMEOUT = 600.0
 

@@ -15,17 +15,22 @@ import traceback
 from pathlib import Path
 
 import events
+import first_answer
 import harness
 import invoke
 import pipeline
 import polling
 import real_build
 import rollback
+import runtime_deploy
 import runtime_host
 import scale
 import upload
 
-BENCHMARKS = [polling, upload, pipeline, scale, real_build, runtime_host, invoke, rollback, events]
+BENCHMARKS = [
+    polling, upload, pipeline, scale, real_build, runtime_host, runtime_deploy, invoke, rollback,
+    events, first_answer,
+]  # fmt: skip
 RESULTS = Path(__file__).resolve().parent / "results.md"
 
 
