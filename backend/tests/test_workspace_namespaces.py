@@ -14,7 +14,7 @@ import pytest
 
 from app.config import Settings
 from testing.fake_kube import FakeCluster, running_fake_cluster
-from testing.infra_service import running_infra_service
+from testing.infra_service import Registry, running_infra_service, running_registry
 from tests.conftest import create_function, create_workspace
 from tests.tasks.conftest import pipeline_settings, running_backend, wait_for_task
 
@@ -25,6 +25,7 @@ DIGEST = "sha256:" + "ab" * 32
 class Stack:
     api: httpx.AsyncClient
     cluster: FakeCluster
+    registry: Registry
 
     def spinapp(self, namespace: str, name: str = "hello") -> dict | None:
         path = f"/apis/core.spinkube.dev/v1alpha1/namespaces/{namespace}/spinapps/{name}"
@@ -42,18 +43,21 @@ async def stack(
     settings: Settings, aws_endpoint: str, cluster: FakeCluster, tmp_path: Path
 ) -> AsyncIterator[Stack]:
     kubeconfig = cluster.kubeconfig(tmp_path / "kubeconfig")
-    with running_infra_service(
+    # A real registry: deleting a workspace deletes the images its functions deployed.
+    with running_registry() as registry, running_infra_service(
         aws_endpoint=aws_endpoint, kubeconfig=str(kubeconfig), deploy_poll_seconds=0.1,
-        deploy_ready_timeout_seconds=5, deploy_request_timeout_seconds=2,
+        deploy_ready_timeout_seconds=5, deploy_request_timeout_seconds=2, registry=registry,
     ) as infra:  # fmt: skip
-        configured = pipeline_settings(settings, infra.url, infra_service_token=infra.token)
+        configured = pipeline_settings(
+            settings, infra.url, infra_service_token=infra.token, ecr_registry_url=registry.host
+        )
         async with running_backend(configured) as api:
-            yield Stack(api=api, cluster=cluster)
+            yield Stack(api=api, cluster=cluster, registry=registry)
 
 
 async def _deploy_hello(stack: Stack, workspace_id: str) -> dict:
     function = await create_function(stack.api, workspace_id, "hello")
-    image = f"127.0.0.1:5001/faas-functions/{workspace_id}/hello@{DIGEST}"
+    image = f"{stack.registry.host}/faas-functions/{workspace_id}/hello@{DIGEST}"
     manifest = (
         "apiVersion: core.spinkube.dev/v1alpha1\nkind: SpinApp\nmetadata:\n  name: hello\n"
         f'spec:\n  image: "{image}"\n  executor: containerd-shim-spin\n  replicas: 1\n'
