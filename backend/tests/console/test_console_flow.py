@@ -75,6 +75,24 @@ def test_create_upload_and_watch_a_deploy_complete(live: LiveBackend, page: Page
     screenshot(page, "03-function-deployed")
     page.locator("#sec-task").screenshot(path=str(ARTIFACTS / "03-timeline-and-build-log.png"))
 
+    # The "Try it" panel calls the deployed function through the backend's invoke route (the
+    # fake deploy service's endpoint is a real HTTP server answering as examples/hello does).
+    panel = page.get_by_role("form", name="Send a request to hello")
+    panel.get_by_label("The deployed function").check()
+    panel.get_by_label("Path").fill("/greet?lang=en")
+    panel.get_by_role("button", name="Send request").click()
+    result = panel.locator(".invoke-result")
+    expect(result.locator(".status-code")).to_have_text("200")
+    expect(result.get_by_label("Body")).to_have_text("hello from hello")
+    expect(result).to_contain_text("x-invocation-id")
+    screenshot(page, "03b-function-invoked")
+
+    # The deploy recorded revision 1, listed as live once the task ended.
+    revisions = page.locator("#sec-deployment table")
+    expect(revisions.get_by_role("row")).to_have_count(2)  # the header and revision 1
+    expect(revisions).to_contain_text("1 (live)")
+    expect(revisions).to_contain_text("deploy")
+
     logs = page.get_by_role("log", name="Logs of hello")
     expect(logs).to_contain_text("Wrote hello.wasm")  # read again when the task ended
     page.get_by_label("Source", exact=True).select_option("pipeline")

@@ -5,18 +5,25 @@ import { problemBox, shortId, showProblem, toProblem } from "../components";
 import { announce, field, h, replace, when } from "../dom";
 import type { FunctionItem, Page, Task } from "../types";
 
+// GET /api/functions/{id}/revisions items (backend/app/functions/revisions.py RevisionView).
 interface Revision {
-  revision?: number;
-  number?: number;
-  n?: number;
+  revision: number;
+  reason?: string;
+  source_revision?: number | null;
+  replicas?: number | null;
   task_id?: string;
   image_url?: string | null;
   created_at?: string;
-  active?: boolean;
-  current?: boolean;
+  live?: boolean;
+  artifacts_removed?: boolean;
 }
 
-export function deploymentPanel(fn: FunctionItem, signal: AbortSignal, onTask: (task: Task) => void): HTMLElement {
+export interface DeploymentPanel {
+  element: HTMLElement;
+  reload: () => void;
+}
+
+export function deploymentPanel(fn: FunctionItem, signal: AbortSignal, onTask: (task: Task) => void): DeploymentPanel {
   const replicas = h("input", { name: "replicas", type: "number", min: "0", max: "100", value: String(fn.replicas) });
   const scaleProblem = h("div");
   const scale = h(
@@ -52,7 +59,7 @@ export function deploymentPanel(fn: FunctionItem, signal: AbortSignal, onTask: (
     }
   };
   void load();
-  return h("div", {}, scale, h("h3", {}, "Revisions"), revisions);
+  return { element: h("div", {}, scale, h("h3", {}, "Revisions"), revisions), reload: () => void load() };
 }
 
 function revisionTable(fn: FunctionItem, items: Revision[], onTask: (task: Task) => void): HTMLElement {
@@ -65,12 +72,12 @@ function revisionTable(fn: FunctionItem, items: Revision[], onTask: (task: Task)
       "table",
       { class: "stack" },
       h("caption", { class: "visually-hidden" }, "Revisions, as the backend lists them"),
-      h("thead", {}, h("tr", {}, ["Revision", "Image", "Task", "Created", "Actions"].map((label) => h("th", { scope: "col" }, label)))),
+      h("thead", {}, h("tr", {}, ["Revision", "Reason", "Replicas", "Image", "Task", "Created", "Actions"].map((label) => h("th", { scope: "col" }, label)))),
       h(
         "tbody",
         {},
         items.map((revision) => {
-          const number = revision.revision ?? revision.number ?? revision.n;
+          const number = revision.revision;
           const rollback = h("button", { type: "button", class: "secondary small" }, `Roll back to ${number}`);
           rollback.addEventListener("click", async () => {
             showProblem(problem, null);
@@ -82,15 +89,18 @@ function revisionTable(fn: FunctionItem, items: Revision[], onTask: (task: Task)
               showProblem(problem, error, "Not rolled back");
             }
           });
-          const current = revision.active || revision.current;
+          const current = revision.live === true;
+          const reason = revision.source_revision ? `${revision.reason ?? "deploy"} (from ${revision.source_revision})` : revision.reason ?? "deploy";
           return h(
             "tr",
             {},
-            h("td", { "data-label": "Revision" }, String(number ?? "?"), current ? " (current)" : ""),
+            h("td", { "data-label": "Revision" }, String(number), current ? " (live)" : ""),
+            h("td", { "data-label": "Reason" }, reason),
+            h("td", { "data-label": "Replicas" }, revision.replicas === null || revision.replicas === undefined ? "auto" : String(revision.replicas)),
             h("td", { "data-label": "Image" }, revision.image_url ? h("code", { class: "wrap" }, revision.image_url) : "—"),
             h("td", { "data-label": "Task" }, revision.task_id ? h("a", { href: `#/tasks/${revision.task_id}` }, h("code", {}, shortId(revision.task_id))) : "—"),
             h("td", { "data-label": "Created" }, when(revision.created_at)),
-            h("td", { "data-label": "Actions" }, current ? "—" : rollback),
+            h("td", { "data-label": "Actions" }, current ? "—" : revision.artifacts_removed ? "artifacts removed" : rollback),
           );
         }),
       ),

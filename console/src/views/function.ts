@@ -67,11 +67,15 @@ export async function renderFunction({ main, signal, setTitle }: ViewContext, fu
         if (status !== lastStatus) {
           lastStatus = status;
           void refreshFunction();
-          if (TERMINAL.has(task.status)) logs.reload();
+          if (TERMINAL.has(task.status)) {
+            logs.reload();
+            deployment.reload();
+          }
         }
       },
     }));
   };
+  const deployment = deploymentPanel(fn, signal, (task) => watch(task.task_id));
   if (fn.latest_task_id) watch(fn.latest_task_id);
   else replace(taskSlot, h("p", {}, "No build yet: upload the function's source above."));
 
@@ -99,7 +103,7 @@ export async function renderFunction({ main, signal, setTitle }: ViewContext, fu
     ["task", "Build and deployment progress", taskSlot],
     ["try", "Try it", invokePanel(fn)],
     ["logs", "Logs", logs.element],
-    ["deployment", "Scale and revisions", deploymentPanel(fn, signal, (task) => watch(task.task_id))],
+    ["deployment", "Scale and revisions", deployment.element],
   ];
   const blocks = sections.map(([id, title, body]) => {
     const block = section(title, body);
