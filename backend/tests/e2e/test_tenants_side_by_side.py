@@ -15,19 +15,14 @@ from testing.dynamodb_local import reset_shared_dynamodb_local
 from testing.infra_service import running_infra_service, running_registry
 from testing.moto import reset_moto
 from tests.conftest import create_function, create_workspace, make_settings
+from tests.functions.conftest import body_app
 from tests.tasks.conftest import running_backend, upload, wait_for_task
 
 pytestmark = pytest.mark.e2e
 
-SOURCE = """\
-from spin_sdk import http
-from spin_sdk.http import Request, Response
-
-
-class IncomingHandler(http.IncomingHandler):
-    def handle_request(self, request: Request) -> Response:
-        return Response(200, {"content-type": "text/plain"}, b"%s")
-"""
+# The same two sources as test_revisions_e2e ("one", "two"): each workspace's function answers
+# its own body, and the session's shared build and compiled caches spare a second real build.
+BODIES = {"a": "one", "b": "two"}
 
 
 async def test_same_named_functions_of_two_workspaces_answer_their_own_bodies(
@@ -52,9 +47,9 @@ async def test_same_named_functions_of_two_workspaces_answer_their_own_bodies(
             for team in ("a", "b"):
                 workspace = await create_workspace(api, team)
                 function = await create_function(api, workspace["id"], "hello")
-                body = f"hello from team {team}".encode()
+                body = BODIES[team].encode()
                 response = await upload(
-                    api, workspace["id"], content=(SOURCE % body.decode()).encode(),
+                    api, workspace["id"], content=body_app(BODIES[team]),
                     path=f"/api/functions/{function['id']}/deploy",
                 )  # fmt: skip
                 assert response.status_code == 202, response.text
