@@ -15,11 +15,9 @@ import httpx
 import pytest
 import pytest_asyncio
 
-from testing.dynamodb_local import reset_shared_dynamodb_local
-from testing.infra_service import running_infra_service, running_registry
-from testing.moto import reset_moto
-from tests.conftest import create_workspace, make_settings
-from tests.tasks.conftest import running_backend, upload, wait_for_task
+from tests.conftest import create_workspace
+from tests.e2e.real_stack import real_stack
+from tests.tasks.conftest import upload, wait_for_task
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 
@@ -46,32 +44,9 @@ class Stack:
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def stack(moto_server: str) -> AsyncIterator[Stack]:
-    reset_moto(moto_server)
-    reset_shared_dynamodb_local()
-    with (
-        running_registry() as registry,
-        running_infra_service(aws_endpoint=moto_server, registry=registry) as infra,
-    ):
-        settings = make_settings(
-            moto_server,
-            pollers_enabled=True,
-            build_service_url=infra.url,
-            push_service_url=infra.url,
-            scaffold_service_url=infra.url,
-            deploy_service_url=infra.url,
-            infra_service_token=infra.token,
-            poll_interval_seconds=0.5,
-            poll_first_delay_seconds=0.1,
-            poller_tick_seconds=0.5,
-            infra_request_timeout_seconds=30,
-            ecr_repository="functions/e2e",
-        )
-        from app.bootstrap import ensure_resources
-
-        ensure_resources(settings)
-        async with running_backend(settings) as api:
-            workspace = await create_workspace(api, "e2e-invoke")
-            yield Stack(api=api, workspace_id=workspace["id"])
+    async with real_stack(moto_server, ecr_repository="functions/e2e") as real:
+        workspace = await create_workspace(real.api, "e2e-invoke")
+        yield Stack(api=real.api, workspace_id=workspace["id"])
 
 
 async def _deploy(stack: Stack, name: str, source: bytes, **fields: object) -> dict:

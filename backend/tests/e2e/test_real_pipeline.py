@@ -18,14 +18,11 @@ import pytest_asyncio
 import wasmtime
 from wasmtime.component import Component
 
-from app.bootstrap import ensure_resources
 from app.config import Settings
-from testing.dynamodb_local import reset_shared_dynamodb_local
-from testing.infra_service import running_infra_service, running_registry
-from testing.moto import reset_moto
 from testing.oci_format import check_spin_artifact
-from tests.conftest import create_workspace, make_settings
-from tests.tasks.conftest import running_backend, upload, wait_for_task
+from tests.conftest import create_workspace
+from tests.e2e.real_stack import real_stack
+from tests.tasks.conftest import upload, wait_for_task
 
 # One stack for the module: the tests share its event loop.
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
@@ -60,31 +57,11 @@ class Stack:
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def stack(moto_server: str) -> AsyncIterator[Stack]:
-    reset_moto(moto_server)
-    reset_shared_dynamodb_local()
-    with (
-        running_registry() as registry,
-        running_infra_service(aws_endpoint=moto_server, registry=registry) as infra,
-    ):
-        settings = make_settings(
-            moto_server,
-            pollers_enabled=True,
-            build_service_url=infra.url,
-            push_service_url=infra.url,
-            scaffold_service_url=infra.url,
-            deploy_service_url=infra.url,
-            infra_service_token=infra.token,
-            poll_interval_seconds=0.5,
-            poll_first_delay_seconds=0.1,
-            poller_tick_seconds=0.5,
-            infra_request_timeout_seconds=30,
-            ecr_repository="functions/e2e",
-            workspace_max_tasks_per_minute=100,
-        )
-        ensure_resources(settings)
-        async with running_backend(settings) as api:
-            workspace = await create_workspace(api, "e2e")
-            yield Stack(api=api, settings=settings, workspace_id=workspace["id"])
+    async with real_stack(
+        moto_server, ecr_repository="functions/e2e", workspace_max_tasks_per_minute=100
+    ) as real:
+        workspace = await create_workspace(real.api, "e2e")
+        yield Stack(api=real.api, settings=real.settings, workspace_id=workspace["id"])
 
 
 async def test_hello_becomes_a_component_and_a_spin_oci_artifact(stack: Stack) -> None:

@@ -13,13 +13,10 @@ import boto3
 import httpx
 import pytest
 
-from app.bootstrap import ensure_resources
-from testing.dynamodb_local import reset_shared_dynamodb_local
-from testing.infra_service import running_infra_service, running_registry
-from testing.moto import reset_moto
-from tests.conftest import create_function, create_workspace, make_settings
+from tests.conftest import create_function, create_workspace
+from tests.e2e.real_stack import real_stack
 from tests.functions.conftest import body_app
-from tests.tasks.conftest import running_backend, upload, wait_for_task
+from tests.tasks.conftest import upload, wait_for_task
 
 pytestmark = pytest.mark.e2e
 REPOSITORY = "functions/revisions"
@@ -44,76 +41,60 @@ async def _done(api: httpx.AsyncClient, answer: httpx.Response) -> dict[str, Any
 
 
 async def test_two_builds_rollback_scale_and_delete_on_the_local_runtime(moto_server: str) -> None:
-    reset_moto(moto_server)
-    reset_shared_dynamodb_local()
-    with (
-        running_registry() as registry,
-        running_infra_service(aws_endpoint=moto_server, registry=registry) as infra,
-    ):
-        settings = make_settings(
-            moto_server,
-            pollers_enabled=True,
-            build_service_url=infra.url, push_service_url=infra.url,
-            scaffold_service_url=infra.url, deploy_service_url=infra.url,
-            infra_service_token=infra.token,
-            poll_interval_seconds=0.5, poll_first_delay_seconds=0.1, poller_tick_seconds=0.5,
-            infra_request_timeout_seconds=30,
-            ecr_registry_url=registry.host, ecr_repository=REPOSITORY,
+    async with real_stack(moto_server, ecr_repository=REPOSITORY) as real:
+        api, settings, registry, infra = real.api, real.settings, real.registry, real.infra
+        workspace = await create_workspace(api, "e2e")
+        function = await create_function(api, workspace["id"], name="flip")
+        url = f"/api/functions/{function['id']}"
+        deploys = []
+        for text in ("one", "two"):
+            answer = await upload(
+                api, workspace["id"], content=body_app(text), path=f"{url}/deploy"
+            )
+            deploys.append(await _done(api, answer))
+        endpoint = deploys[-1]["result"]["endpoint"]
+        assert (await _served(endpoint, "two")).text == "two"
+
+        started = time.monotonic()
+        rollback = await api.post(f"{url}/rollback", json={"revision": 1})
+        assert (await _served(endpoint, "one")).text == "one"
+        print(f"\nrollback → revision 1's body served: {time.monotonic() - started:.2f} s")
+        await _done(api, rollback)
+        invoked = await api.get(f"{url}/invoke/")  # through the API, as users invoke it
+        assert (invoked.status_code, invoked.text) == (200, "one")
+        revisions = (await api.get(f"{url}/revisions")).json()["items"]
+        assert [(r["revision"], r["reason"], r["live"]) for r in revisions] == [
+            (3, "rollback", True), (2, "deploy", False), (1, "deploy", False),
+        ]  # fmt: skip
+        assert revisions[0]["image_url"] == revisions[2]["image_url"]
+
+        await _done(api, await api.post(f"{url}/scale", json={"replicas": 0}))
+        stopped = await _served(endpoint, "")
+        assert stopped.status_code == 503, stopped.text
+        assert stopped.json()["code"] == "FUNCTION_SCALED_TO_ZERO"
+        invoked = await api.get(f"{url}/invoke/")
+        assert invoked.status_code == 503, invoked.text
+        assert invoked.json()["code"] == "FUNCTION_SCALED_TO_ZERO"
+        await _done(api, await api.post(f"{url}/scale", json={"replicas": 2}))
+        assert (await _served(endpoint, "one")).text == "one"
+        async with httpx.AsyncClient(base_url=infra.url, headers=infra.headers) as service:
+            namespace = revisions[0]["namespace"]
+            app = (await service.get(f"/v1/deployments/{namespace}/flip")).json()
+            assert (app["replicas"], app["ready_replicas"]) == (2, 2)
+
+            assert (await api.delete(url)).status_code == 204
+            gone = await service.get(f"/v1/deployments/{namespace}/flip")
+            assert gone.status_code == 404
+        async with httpx.AsyncClient(trust_env=False) as http:
+            assert (await http.get(f"{endpoint}/")).status_code == 404
+            for task in deploys:
+                digest = task["result"]["image_url"].partition("@")[2]
+                repository = task["result"]["image_url"].partition("/")[2].partition("@")[0]
+                manifest = f"{registry.url}/v2/{repository}/manifests/{digest}"
+                assert (await http.head(manifest)).status_code == 404
+        s3 = boto3.client(
+            "s3", endpoint_url=moto_server, region_name="us-east-1",
+            aws_access_key_id="testing", aws_secret_access_key="testing",
         )  # fmt: skip
-        ensure_resources(settings)
-        async with running_backend(settings) as api:
-            workspace = await create_workspace(api, "e2e")
-            function = await create_function(api, workspace["id"], name="flip")
-            url = f"/api/functions/{function['id']}"
-            deploys = []
-            for text in ("one", "two"):
-                answer = await upload(
-                    api, workspace["id"], content=body_app(text), path=f"{url}/deploy"
-                )
-                deploys.append(await _done(api, answer))
-            endpoint = deploys[-1]["result"]["endpoint"]
-            assert (await _served(endpoint, "two")).text == "two"
-
-            started = time.monotonic()
-            rollback = await api.post(f"{url}/rollback", json={"revision": 1})
-            assert (await _served(endpoint, "one")).text == "one"
-            print(f"\nrollback → revision 1's body served: {time.monotonic() - started:.2f} s")
-            await _done(api, rollback)
-            invoked = await api.get(f"{url}/invoke/")  # through the API, as users invoke it
-            assert (invoked.status_code, invoked.text) == (200, "one")
-            revisions = (await api.get(f"{url}/revisions")).json()["items"]
-            assert [(r["revision"], r["reason"], r["live"]) for r in revisions] == [
-                (3, "rollback", True), (2, "deploy", False), (1, "deploy", False),
-            ]  # fmt: skip
-            assert revisions[0]["image_url"] == revisions[2]["image_url"]
-
-            await _done(api, await api.post(f"{url}/scale", json={"replicas": 0}))
-            stopped = await _served(endpoint, "")
-            assert stopped.status_code == 503, stopped.text
-            assert stopped.json()["code"] == "FUNCTION_SCALED_TO_ZERO"
-            invoked = await api.get(f"{url}/invoke/")
-            assert invoked.status_code == 503, invoked.text
-            assert invoked.json()["code"] == "FUNCTION_SCALED_TO_ZERO"
-            await _done(api, await api.post(f"{url}/scale", json={"replicas": 2}))
-            assert (await _served(endpoint, "one")).text == "one"
-            async with httpx.AsyncClient(base_url=infra.url, headers=infra.headers) as service:
-                namespace = revisions[0]["namespace"]
-                app = (await service.get(f"/v1/deployments/{namespace}/flip")).json()
-                assert (app["replicas"], app["ready_replicas"]) == (2, 2)
-
-                assert (await api.delete(url)).status_code == 204
-                gone = await service.get(f"/v1/deployments/{namespace}/flip")
-                assert gone.status_code == 404
-            async with httpx.AsyncClient(trust_env=False) as http:
-                assert (await http.get(f"{endpoint}/")).status_code == 404
-                for task in deploys:
-                    digest = task["result"]["image_url"].partition("@")[2]
-                    repository = task["result"]["image_url"].partition("/")[2].partition("@")[0]
-                    manifest = f"{registry.url}/v2/{repository}/manifests/{digest}"
-                    assert (await http.head(manifest)).status_code == 404
-            s3 = boto3.client(
-                "s3", endpoint_url=moto_server, region_name="us-east-1",
-                aws_access_key_id="testing", aws_secret_access_key="testing",
-            )  # fmt: skip
-            listed = s3.list_objects_v2(Bucket=settings.s3_bucket).get("Contents", [])
-            assert not [o["Key"] for o in listed if any(t["task_id"] in o["Key"] for t in deploys)]
+        listed = s3.list_objects_v2(Bucket=settings.s3_bucket).get("Contents", [])
+        assert not [o["Key"] for o in listed if any(t["task_id"] in o["Key"] for t in deploys)]
