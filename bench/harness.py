@@ -181,6 +181,27 @@ def _die_with_parent() -> None:
     libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
+def local_infra_env(
+    *, port: int, gateway: int, aws_url: str, registry_host: str, scratch: Path
+) -> dict[str, str]:
+    """The environment of a reference infrastructure service on loopback with the local deploy
+    target (the runtime benchmarks start it as `python -m infra_service` in `infra/`)."""
+    return {
+        **os.environ,
+        "INFRA_HOST": "127.0.0.1",
+        "INFRA_PORT": str(port),
+        "INFRA_SERVICE_TOKEN": TOKEN,
+        "INFRA_AWS_ENDPOINT_URL": aws_url,
+        "INFRA_SCRATCH_DIR": str(scratch),
+        "INFRA_REGISTRY_URL": registry_host,
+        "INFRA_REGISTRY_INSECURE": "true",
+        "INFRA_GATEWAY_PORT": str(gateway),
+        "INFRA_DEPLOY_TARGET": "local",
+        "INFRA_LOG_LEVEL": "WARNING",
+        "PYTHONPATH": os.pathsep.join([str(ROOT / "infra"), str(ROOT)]),
+    }
+
+
 def spawn(command: list[str], *, env: dict[str, str], cwd: Path, log_name: str) -> subprocess.Popen:
     log_dir = BENCH / ".logs"
     log_dir.mkdir(exist_ok=True)

@@ -15,7 +15,6 @@ Both paths end in the same replica; the ratio is the backend's cost per invocati
 """
 
 import asyncio
-import os
 import tempfile
 import time
 from pathlib import Path
@@ -25,13 +24,13 @@ import httpx
 from harness import (
     PYTHON,
     ROOT,
-    TOKEN,
     LeanHttp,
     Section,
     backend_env,
     cli,
     create_workspace,
     free_port,
+    local_infra_env,
     log,
     median,
     percentile,
@@ -59,20 +58,13 @@ def run(*, quick: bool = False, profile: bool = False) -> Section:
         tempfile.TemporaryDirectory(prefix="bench-invoke-") as tmp,
     ):
         port, gateway = free_port(), free_port()
-        env = {
-            **os.environ,
-            "INFRA_HOST": "127.0.0.1",
-            "INFRA_PORT": str(port),
-            "INFRA_SERVICE_TOKEN": TOKEN,
-            "INFRA_AWS_ENDPOINT_URL": aws.url,
-            "INFRA_SCRATCH_DIR": str(Path(tmp) / "service"),
-            "INFRA_REGISTRY_URL": registry.host,
-            "INFRA_REGISTRY_INSECURE": "true",
-            "INFRA_GATEWAY_PORT": str(gateway),
-            "INFRA_DEPLOY_TARGET": "local",
-            "INFRA_LOG_LEVEL": "WARNING",
-            "PYTHONPATH": os.pathsep.join([str(INFRA), str(ROOT)]),
-        }
+        env = local_infra_env(
+            port=port,
+            gateway=gateway,
+            aws_url=aws.url,
+            registry_host=registry.host,
+            scratch=Path(tmp) / "service",
+        )
         infra = spawn([PYTHON, "-m", "infra_service"], env=env, cwd=INFRA, log_name="infra")
         try:
             infra_url = f"http://127.0.0.1:{port}"

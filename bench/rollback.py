@@ -12,7 +12,6 @@ image and manifest again, and the runtime keeps the compiled component.
 """
 
 import asyncio
-import os
 import tempfile
 import time
 from pathlib import Path
@@ -22,11 +21,11 @@ import httpx
 from harness import (
     PYTHON,
     ROOT,
-    TOKEN,
     Section,
     backend_env,
     cli,
     free_port,
+    local_infra_env,
     log,
     median,
     percentile,
@@ -62,20 +61,13 @@ def run(*, quick: bool = False, profile: bool = False) -> Section:
         tempfile.TemporaryDirectory(prefix="bench-rollback-") as tmp,
     ):
         port, gateway = free_port(), free_port()
-        infra_env = {
-            **os.environ,
-            "INFRA_HOST": "127.0.0.1",
-            "INFRA_PORT": str(port),
-            "INFRA_SERVICE_TOKEN": TOKEN,
-            "INFRA_AWS_ENDPOINT_URL": aws.url,
-            "INFRA_SCRATCH_DIR": str(Path(tmp) / "service"),
-            "INFRA_REGISTRY_URL": registry.host,
-            "INFRA_REGISTRY_INSECURE": "true",
-            "INFRA_GATEWAY_PORT": str(gateway),
-            "INFRA_DEPLOY_TARGET": "local",
-            "INFRA_LOG_LEVEL": "WARNING",
-            "PYTHONPATH": os.pathsep.join([str(INFRA), str(ROOT)]),
-        }
+        infra_env = local_infra_env(
+            port=port,
+            gateway=gateway,
+            aws_url=aws.url,
+            registry_host=registry.host,
+            scratch=Path(tmp) / "service",
+        )
         infra = spawn([PYTHON, "-m", "infra_service"], env=infra_env, cwd=INFRA, log_name="infra")
         try:
             wait_http(f"http://127.0.0.1:{port}/health", infra)

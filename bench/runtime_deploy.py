@@ -34,10 +34,11 @@ from harness import (
     Section,
     cli,
     free_port,
+    local_infra_env,
     log,
     median,
     percentile,
-    running_moto,
+    running_aws,
     spawn,
     stop,
     wait_http,
@@ -159,30 +160,25 @@ def run(*, quick: bool = False, profile: bool = False) -> Section:
     section = Section(NAME, TITLE)
     cold_runs, warm_runs, seconds = (1, 2, 3.0) if quick else (2, 5, 8.0)
     with (
-        running_moto() as moto,
+        running_aws() as aws,
         running_registry() as registry,
         tempfile.TemporaryDirectory(prefix="bench-runtime-") as tmp,
     ):
         port, gateway, scratch = free_port(), free_port(), Path(tmp) / "service"
-        env = {
-            **os.environ,
-            "INFRA_HOST": "127.0.0.1",
-            "INFRA_PORT": str(port),
-            "INFRA_SERVICE_TOKEN": TOKEN,
-            "INFRA_AWS_ENDPOINT_URL": moto.url,
-            "INFRA_SCRATCH_DIR": str(scratch),
-            "INFRA_REGISTRY_URL": registry.host,
-            "INFRA_REGISTRY_INSECURE": "true",
-            "INFRA_GATEWAY_PORT": str(gateway),
-            "INFRA_DEPLOY_TARGET": "local",
-            "INFRA_LOG_LEVEL": "WARNING",
-            "PYTHONPATH": os.pathsep.join([str(INFRA), str(ROOT)]),
-        }
+        env = local_infra_env(
+            port=port,
+            gateway=gateway,
+            aws_url=aws.url,
+            registry_host=registry.host,
+            scratch=scratch,
+        )
         process = spawn([PYTHON, "-m", "infra_service"], env=env, cwd=INFRA, log_name="infra")
         try:
             wait_http(f"http://127.0.0.1:{port}/health", process)
-            s3 = boto3.client("s3", endpoint_url=moto.url, region_name="us-east-1")
-            s3.create_bucket(Bucket=BUCKET)
+            # running_aws() made the backend's bucket, which is the one the service uses here.
+            s3 = boto3.client("s3", endpoint_url=aws.url, region_name="us-east-1")
+            if BUCKET not in {b["Name"] for b in s3.list_buckets()["Buckets"]}:
+                s3.create_bucket(Bucket=BUCKET)
             figures = asyncio.run(
                 _measure(Service(port, gateway, scratch), s3, cold_runs, warm_runs, seconds)
             )
